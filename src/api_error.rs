@@ -1,0 +1,174 @@
+//! Which API errors waiting can fix, and what to tell the user about the ones it cannot.
+//!
+//! kube-runtime's watcher treats every error as retryable and its default backoff would retry a
+//! 403 forever (kube-rs #640, #1132): an init container stuck silently on missing RBAC. depwait
+//! looks at each error itself and gives up at once on those no amount of waiting can fix.
+
+use std::fmt;
+
+use kube::runtime::watcher;
+
+use crate::dependency::WatchKey;
+
+/// An error that ends the wait with exit code 3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FatalApiError {
+    /// HTTP status from the server (401, 403, 400, ...).
+    pub code: u16,
+    /// The verb that failed: `list` or `watch`.
+    pub verb: &'static str,
+    /// The resource, plural (`pods`).
+    pub resource: &'static str,
+    /// Namespace of the request.
+    pub namespace: String,
+    /// What the server said, verbatim.
+    pub message: String,
+}
+
+impl fmt::Display for FatalApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            code,
+            verb,
+            resource,
+            namespace,
+            message,
+        } = self;
+        match code {
+            403 => write!(
+                f,
+                "access denied: cannot {verb} {resource} in namespace \"{namespace}\" (HTTP 403: {message}). \
+                 Grant it with a Role in namespace \"{namespace}\" (or a ClusterRole) bound to this pod's \
+                 service account: rules: [{{apiGroups: [\"\"], resources: [\"{resource}\"], verbs: [\"get\", \"list\", \"watch\"]}}]"
+            ),
+            401 => write!(
+                f,
+                "unauthorized: the API server rejected depwait's credentials while trying to {verb} {resource} \
+                 in namespace \"{namespace}\" (HTTP 401: {message}); check the service account token or kubeconfig"
+            ),
+            _ => write!(
+                f,
+                "the API server refused to {verb} {resource} in namespace \"{namespace}\" (HTTP {code}: {message}); \
+                 retrying cannot fix this"
+            ),
+        }
+    }
+}
+
+/// What to do about a watcher error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Log it, back off, re-list: the cluster may come back.
+    Retry(String),
+    /// Stop waiting: exit 3 with this error.
+    Fatal(FatalApiError),
+}
+
+/// Sort a watcher error into retry or give up.
+pub fn classify(err: &watcher::Error, key: &WatchKey) -> Verdict {
+    let (verb, client_err) = match err {
+        watcher::Error::InitialListFailed(e) => ("list", e),
+        watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => ("watch", e),
+        // An error event inside an open watch: 410 Gone (re-list), or a server-side hiccup.
+        watcher::Error::WatchError(status) => {
+            return by_code(status.code, "watch", &status.message, key, err);
+        }
+        watcher::Error::NoResourceVersion => return Verdict::Retry(err.to_string()),
+    };
+    match client_err {
+        // Since kube 3 the payload is a boxed Status; a non-Status error body keeps only the code,
+        // so decide on the code, not on `reason`.
+        kube::Error::Api(status) => by_code(status.code, verb, &status.message, key, err),
+        _ => Verdict::Retry(format!("cannot {verb} pods: {client_err}")),
+    }
+}
+
+fn by_code(
+    code: u16,
+    verb: &'static str,
+    message: &str,
+    key: &WatchKey,
+    err: &watcher::Error,
+) -> Verdict {
+    // 408 timeout, 410 gone (stale resourceVersion), 429 throttled, 5xx: the server's problem,
+    // and it may pass. Every other 4xx says the request itself cannot succeed.
+    let retryable = matches!(code, 408 | 410 | 429) || !(400..500).contains(&code);
+    if retryable {
+        Verdict::Retry(err.to_string())
+    } else {
+        Verdict::Fatal(FatalApiError {
+            code,
+            verb,
+            resource: "pods",
+            namespace: key.namespace.clone(),
+            message: message.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    fn key() -> WatchKey {
+        WatchKey {
+            namespace: "db".into(),
+            selector: "app=zk".into(),
+        }
+    }
+
+    fn api(code: u16, message: &str) -> kube::Error {
+        let mut s = Status::failure(message, "");
+        s.code = code;
+        kube::Error::Api(s.boxed())
+    }
+
+    #[test]
+    fn forbidden_is_fatal_and_names_verb_resource_namespace_and_rule() {
+        let e = watcher::Error::InitialListFailed(api(
+            403,
+            "pods is forbidden: User \"alice\" cannot list resource \"pods\"",
+        ));
+        let Verdict::Fatal(f) = classify(&e, &key()) else {
+            panic!("403 must be fatal")
+        };
+        let msg = f.to_string();
+        for needle in [
+            "cannot list pods in namespace \"db\"",
+            "HTTP 403",
+            "User \"alice\"",
+            "verbs: [\"get\", \"list\", \"watch\"]",
+        ] {
+            assert!(msg.contains(needle), "{msg} lacks {needle}");
+        }
+        let e = watcher::Error::WatchStartFailed(api(403, "no"));
+        let Verdict::Fatal(f) = classify(&e, &key()) else {
+            panic!()
+        };
+        assert_eq!(f.verb, "watch");
+    }
+
+    #[test]
+    fn client_errors_are_fatal_server_errors_are_not() {
+        for code in [400, 401, 403, 404, 422] {
+            let e = watcher::Error::InitialListFailed(api(code, "x"));
+            assert!(matches!(classify(&e, &key()), Verdict::Fatal(_)), "{code}");
+        }
+        for code in [408, 410, 429, 500, 503, 504] {
+            let e = watcher::Error::InitialListFailed(api(code, "x"));
+            assert!(matches!(classify(&e, &key()), Verdict::Retry(_)), "{code}");
+        }
+        let mut gone = Status::failure("too old resource version", "Expired");
+        gone.code = 410;
+        let e = watcher::Error::WatchError(gone.boxed());
+        assert!(matches!(classify(&e, &key()), Verdict::Retry(_)));
+    }
+
+    #[test]
+    fn transport_errors_are_retried() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = watcher::Error::WatchFailed(kube::Error::ReadEvents(io));
+        assert!(matches!(classify(&e, &key()), Verdict::Retry(_)));
+    }
+}

@@ -1,0 +1,181 @@
+//! The command line: flags, their environment fallbacks, and `--help` text that teaches.
+//!
+//! clap only collects text here; every value is validated in `config`, which knows whether a
+//! value came from a flag or from the seed's environment variables and names the right one.
+
+use std::path::PathBuf;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Examples:
+  # Wait for two pod sets in different namespaces; a quorum of 2 ZooKeeper pods is enough.
+  depwait --pods 'namespace-1:app=MyApp,environment=dev' --pods 'db:app=zk:2' --timeout 5m
+
+  # Drop-in for the pod-existence-check init container: same environment, no changes.
+  NAMESPACE_LABEL_DICT='{\"namespace-1\": [{\"app\": \"MyApp\", \"environment\": \"dev\"}]}' \\
+  TIMEOUT=300 RETRY_INTERVAL=15 depwait
+
+Readiness: a pod counts unless it is terminating (deletionTimestamp set) or finished
+(Succeeded/Failed, e.g. evicted). Without MIN, a dependency is ready when at least one pod counts
+and every counted pod has condition Ready=True; with MIN, when at least MIN counted pods are Ready.
+A namespace that does not exist yet, or no matching pod yet, means: keep waiting.
+depwait releases the moment every dependency is ready at the same time.
+
+Exit codes:
+  0    every dependency is ready
+  1    timed out
+  2    bad configuration or usage; nothing was sent to the API server
+  3    access denied, or another API error that waiting cannot fix
+  130  interrupted by SIGINT; 143: terminated by SIGTERM
+
+On a non-zero exit, a summary of what was not ready is written to the termination-message file
+(DEPWAIT_TERMINATION_LOG, default /dev/termination-log) so `kubectl describe pod` shows it.
+Kubernetes credentials are found the usual way: the in-cluster service account, else KUBECONFIG
+or ~/.kube/config.";
+
+/// Hold a pod's startup until the pods it depends on are Ready. Watches, never polls.
+#[derive(Debug, Parser)]
+#[command(name = "depwait", version, after_long_help = AFTER_HELP)]
+pub struct Cli {
+    /// Pods to wait for, as NAMESPACE:SELECTOR[:MIN]. Repeat for more.
+    ///
+    /// SELECTOR is kubectl's label-selector grammar: `app=web`, `app!=web`, `tier in (a,b)`,
+    /// `tier notin (a)`, `canary`, `!canary`, joined by commas. Without MIN every matching pod
+    /// must be Ready (and at least one must exist); with MIN, at least MIN must be Ready,
+    /// e.g. `db:app=zk:2` for a ZooKeeper quorum.
+    #[arg(long = "pods", value_name = "NS:SELECTOR[:MIN]")]
+    pub pods: Vec<String>,
+
+    /// The seed's JSON: {"namespace": [{"label": "value", ...}, ...], ...}.
+    ///
+    /// Every label object is one dependency (an equality selector on those labels). Combines
+    /// with --pods.
+    #[arg(
+        long = "namespace-label-dict",
+        env = "NAMESPACE_LABEL_DICT",
+        value_name = "JSON",
+        hide_env_values = true
+    )]
+    pub namespace_label_dict: Option<String>,
+
+    /// Give up after this long: `90s`, `5m`, `1h30m`, or bare seconds (`300`). `0` waits forever.
+    #[arg(long, env = "TIMEOUT", value_name = "DURATION", default_value = "300")]
+    pub timeout: String,
+
+    /// Accepted for compatibility with pod-existence-check; validated, never used.
+    ///
+    /// depwait watches instead of polling, so this interval never delays a release: depwait
+    /// exits the moment the last dependency turns Ready.
+    #[arg(long, env = "RETRY_INTERVAL", value_name = "DURATION")]
+    pub retry_interval: Option<String>,
+
+    /// Log format on stderr: `text` for people, `json` for machines (one object per line).
+    #[arg(long, env = "DEPWAIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Where to write the summary on a non-zero exit (Kubernetes' termination-message file).
+    ///
+    /// A missing or unwritable file is not an error: the summary is on stderr too.
+    #[arg(
+        long,
+        env = "DEPWAIT_TERMINATION_LOG",
+        value_name = "PATH",
+        default_value = "/dev/termination-log"
+    )]
+    pub termination_log: PathBuf,
+}
+
+/// How progress is written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A value as the user gave it, with the flag or variable it came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced {
+    /// The raw text.
+    pub text: String,
+    /// `--timeout` or `TIMEOUT`: whichever the user actually set.
+    pub name: String,
+}
+
+/// Everything the command line and environment said, before validation.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// `--pods` values in the order given.
+    pub pods: Vec<String>,
+    /// The seed's JSON dependency list.
+    pub namespace_label_dict: Option<Sourced>,
+    /// Overall deadline.
+    pub timeout: Sourced,
+    /// The seed's poll interval, validated only.
+    pub retry_interval: Option<Sourced>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Termination-message path.
+    pub termination_log: PathBuf,
+}
+
+impl Input {
+    /// Parse the process arguments; on usage errors clap prints and exits with code 2.
+    pub fn from_args() -> Self {
+        Self::from_matches(&Cli::command().get_matches())
+    }
+
+    /// Parse an explicit argument list (tests); environment fallbacks still apply.
+    pub fn try_from_iter<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Ok(Self::from_matches(
+            &Cli::command().try_get_matches_from(args)?,
+        ))
+    }
+
+    fn from_matches(matches: &ArgMatches) -> Self {
+        // `from_arg_matches` only fails for arguments the derive did not declare.
+        let cli = Cli::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
+        let sourced = |id: &str, flag: &str, var: &str, text: String| Sourced {
+            name: if matches.value_source(id) == Some(ValueSource::EnvVariable) {
+                var.to_string()
+            } else {
+                flag.to_string()
+            },
+            text,
+        };
+        Input {
+            pods: cli.pods,
+            namespace_label_dict: cli.namespace_label_dict.map(|t| {
+                sourced(
+                    "namespace_label_dict",
+                    "--namespace-label-dict",
+                    "NAMESPACE_LABEL_DICT",
+                    t,
+                )
+            }),
+            timeout: sourced("timeout", "--timeout", "TIMEOUT", cli.timeout),
+            retry_interval: cli
+                .retry_interval
+                .map(|t| sourced("retry_interval", "--retry-interval", "RETRY_INTERVAL", t)),
+            log_format: cli.log_format,
+            termination_log: cli.termination_log,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

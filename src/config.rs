@@ -1,0 +1,524 @@
+//! From what the user typed (flags, the seed's environment) to validated dependencies.
+//!
+//! All validation lives here and runs before any request: a bad value is exit 2 with a message
+//! that names the flag or variable, says what is wrong and shows a correct example.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::cli::{Input, LogFormat, Sourced};
+use crate::dependency::Dependency;
+use crate::selector::{LabelSelector, is_dns1123_label};
+
+/// Larger JSON is refused before parsing: no legitimate dependency list comes near it, and an
+/// init container should not spend memory on a runaway value.
+pub const MAX_DICT_BYTES: usize = 64 * 1024;
+
+/// Longest accepted timeout; past this, `0` (forever) is what the user means.
+const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A validated run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What to wait for, in the order given (flags first, then the seed's JSON).
+    pub dependencies: Vec<Dependency>,
+    /// `None` waits forever (`TIMEOUT=0`).
+    pub timeout: Option<Duration>,
+    /// The seed's poll interval: validated for compatibility, never used to delay anything.
+    pub retry_interval: Option<Duration>,
+    /// How progress is logged.
+    pub log_format: LogFormat,
+    /// Where the failure summary goes.
+    pub termination_log: PathBuf,
+}
+
+/// A configuration mistake, phrased so the user can fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {problem}\n  example: {example}")]
+pub struct ConfigError {
+    /// The flag or variable at fault, with position where useful (`--pods #2`).
+    pub name: String,
+    /// What is wrong.
+    pub problem: String,
+    /// A correct value for the same flag or variable.
+    pub example: &'static str,
+}
+
+const PODS_EXAMPLE: &str = "--pods 'namespace-1:app=MyApp,environment=dev' --pods 'db:app=zk:2'";
+const DICT_EXAMPLE: &str = r#"NAMESPACE_LABEL_DICT='{"namespace-1": [{"app": "MyApp", "environment": "dev"}], "namespace-2": [{"app": "MyApp"}]}'"#;
+
+impl Config {
+    /// Validate everything; the first mistake found is reported.
+    pub fn from_input(input: Input) -> Result<Self, ConfigError> {
+        let timeout = parse_duration(
+            &input.timeout,
+            "TIMEOUT=300, --timeout 5m, or 0 to wait forever",
+        )?;
+        let retry_interval = input
+            .retry_interval
+            .as_ref()
+            .map(|v| parse_duration(v, "RETRY_INTERVAL=15 or --retry-interval 2s"))
+            .transpose()?;
+
+        let mut dependencies = Vec::new();
+        for (i, spec) in input.pods.iter().enumerate() {
+            dependencies.push(parse_pods_flag(spec, i + 1)?);
+        }
+        if let Some(dict) = &input.namespace_label_dict {
+            dependencies.extend(parse_namespace_label_dict(dict)?);
+        }
+        if dependencies.is_empty() {
+            return Err(ConfigError {
+                name: "dependencies".into(),
+                problem: "nothing to wait for: give --pods or set NAMESPACE_LABEL_DICT".into(),
+                example: PODS_EXAMPLE,
+            });
+        }
+        Ok(Config {
+            dependencies,
+            timeout: (!timeout.is_zero()).then_some(timeout),
+            retry_interval,
+            log_format: input.log_format,
+            termination_log: input.termination_log,
+        })
+    }
+}
+
+/// Bare seconds (`300`, `2.5`) as the seed's variables take them, or humantime (`90s`, `5m`).
+fn parse_duration(value: &Sourced, example: &'static str) -> Result<Duration, ConfigError> {
+    let err = |problem: String| ConfigError {
+        name: value.name.clone(),
+        problem,
+        example,
+    };
+    let text = value.text.trim();
+    if text.is_empty() {
+        return Err(err("empty; give a duration".into()));
+    }
+    if text.starts_with('-') {
+        return Err(err(format!(
+            "`{text}` is negative; a duration must be 0 or more"
+        )));
+    }
+    let parsed = if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        text.parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite())
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .ok_or_else(|| err(format!("`{text}` is not a number of seconds")))?
+    } else {
+        humantime::parse_duration(text).map_err(|e| {
+            err(format!(
+                "`{text}` is not a duration ({e}); use seconds or units like 90s, 5m, 1h30m"
+            ))
+        })?
+    };
+    if parsed > MAX_DURATION {
+        return Err(err(format!(
+            "`{text}` is longer than 100 years; use 0 to wait forever"
+        )));
+    }
+    Ok(parsed)
+}
+
+fn parse_namespace(ns: &str, name: &str, example: &'static str) -> Result<String, ConfigError> {
+    if is_dns1123_label(ns) {
+        Ok(ns.to_string())
+    } else {
+        Err(ConfigError {
+            name: name.to_string(),
+            problem: format!(
+                "namespace `{ns}` is not a valid name (1-63 lowercase letters, digits or `-`, starting and ending with a letter or digit)"
+            ),
+            example,
+        })
+    }
+}
+
+/// `NAMESPACE:SELECTOR[:MIN]`. Label keys and values cannot contain `:`, so the first `:` ends
+/// the namespace and a trailing `:digits` is MIN.
+fn parse_pods_flag(spec: &str, index: usize) -> Result<Dependency, ConfigError> {
+    let name = format!("--pods #{index} `{spec}`");
+    let err = |problem: String| ConfigError {
+        name: name.clone(),
+        problem,
+        example: PODS_EXAMPLE,
+    };
+    let Some((ns, rest)) = spec.split_once(':') else {
+        return Err(err(
+            "expected NAMESPACE:SELECTOR[:MIN], found no `:` after the namespace".into(),
+        ));
+    };
+    let namespace = parse_namespace(ns.trim(), &name, PODS_EXAMPLE)?;
+    let (selector_text, min) = match rest.rsplit_once(':') {
+        Some((sel, min)) => {
+            let min = min.trim();
+            if min.is_empty() || !min.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err(format!(
+                    "MIN after the last `:` must be a whole number, found `{min}`"
+                )));
+            }
+            let min: u32 = min
+                .parse()
+                .map_err(|_| err(format!("MIN `{min}` is too large")))?;
+            if min == 0 {
+                return Err(err(
+                    "MIN must be at least 1 (leave it out to require every matching pod)".into(),
+                ));
+            }
+            (sel, Some(min))
+        }
+        None => (rest, None),
+    };
+    if selector_text.contains(':') {
+        return Err(err(
+            "too many `:`; expected NAMESPACE:SELECTOR[:MIN] (label keys and values cannot contain `:`)"
+                .into(),
+        ));
+    }
+    let selector =
+        LabelSelector::parse(selector_text).map_err(|e| err(format!("bad selector: {e}")))?;
+    Ok(Dependency {
+        namespace,
+        selector,
+        min,
+        origin: format!("--pods #{index}"),
+    })
+}
+
+/// The seed's shape: an object of namespace → array of label objects of string → string.
+fn parse_namespace_label_dict(value: &Sourced) -> Result<Vec<Dependency>, ConfigError> {
+    let name = &value.name;
+    let err = |problem: String| ConfigError {
+        name: name.clone(),
+        problem,
+        example: DICT_EXAMPLE,
+    };
+    if value.text.len() > MAX_DICT_BYTES {
+        return Err(err(format!(
+            "{} bytes is more than the {} KiB limit; list fewer dependencies or use several --pods flags",
+            value.text.len(),
+            MAX_DICT_BYTES / 1024
+        )));
+    }
+    let json: Value = serde_json::from_str(&value.text).map_err(|e| {
+        err(format!(
+            "not valid JSON ({e}); note the value must use double quotes"
+        ))
+    })?;
+    let Value::Object(namespaces) = json else {
+        return Err(err(format!(
+            "expected a JSON object of namespace -> list of label objects, found {}",
+            kind(&json)
+        )));
+    };
+    if namespaces.is_empty() {
+        return Err(err("empty object: name at least one namespace".into()));
+    }
+    let mut out = Vec::new();
+    for (ns, sets) in &namespaces {
+        let namespace = parse_namespace(ns, name, DICT_EXAMPLE)?;
+        let Value::Array(sets) = sets else {
+            return Err(err(format!(
+                "[\"{ns}\"] must be a list of label objects, found {}",
+                kind(sets)
+            )));
+        };
+        if sets.is_empty() {
+            return Err(err(format!(
+                "[\"{ns}\"] is an empty list: give at least one label object"
+            )));
+        }
+        for (i, set) in sets.iter().enumerate() {
+            let at = format!("[\"{ns}\"][{i}]");
+            let Value::Object(labels) = set else {
+                return Err(err(format!(
+                    "{at} must be an object of label -> value, found {}",
+                    kind(set)
+                )));
+            };
+            if labels.is_empty() {
+                return Err(err(format!(
+                    "{at} is an empty object: name at least one label"
+                )));
+            }
+            let mut pairs = Vec::with_capacity(labels.len());
+            for (k, v) in labels {
+                let Value::String(v) = v else {
+                    return Err(err(format!(
+                        "{at}[\"{k}\"] must be a string, found {} (quote it: \"{k}\": \"{v}\")",
+                        kind(v)
+                    )));
+                };
+                pairs.push((k.as_str(), v.as_str()));
+            }
+            let selector = LabelSelector::from_pairs(pairs)
+                .map_err(|e| err(format!("{at}: {}", e.problem)))?;
+            out.push(Dependency {
+                namespace: namespace.clone(),
+                selector,
+                min: None,
+                origin: format!("{name}{at}"),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sourced(name: &str, text: &str) -> Sourced {
+        Sourced {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    fn input() -> Input {
+        Input {
+            pods: vec![],
+            namespace_label_dict: None,
+            timeout: sourced("TIMEOUT", "300"),
+            retry_interval: None,
+            log_format: LogFormat::Text,
+            termination_log: "/dev/termination-log".into(),
+        }
+    }
+
+    fn with_dict(json: &str) -> Result<Config, ConfigError> {
+        Config::from_input(Input {
+            namespace_label_dict: Some(sourced("NAMESPACE_LABEL_DICT", json)),
+            ..input()
+        })
+    }
+
+    fn with_pods(pods: &[&str]) -> Result<Config, ConfigError> {
+        Config::from_input(Input {
+            pods: pods.iter().map(|s| s.to_string()).collect(),
+            ..input()
+        })
+    }
+
+    #[test]
+    fn the_seed_example_gives_one_dependency_per_label_object() {
+        let c = with_dict(
+            r#"{"namespace-1": [{"app": "MyApp", "environment": "dev"}], "namespace-2": [{"app": "MyApp"}, {"app": "db"}]}"#,
+        )
+        .unwrap();
+        let deps: Vec<String> = c.dependencies.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            deps,
+            [
+                "namespace-1 app=MyApp,environment=dev",
+                "namespace-2 app=MyApp",
+                "namespace-2 app=db"
+            ]
+        );
+        assert_eq!(
+            c.dependencies[2].origin,
+            r#"NAMESPACE_LABEL_DICT["namespace-2"][1]"#
+        );
+        assert_eq!(c.timeout, Some(Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn pods_flags_take_namespace_selector_and_min() {
+        let c = with_pods(&[
+            "namespace-1:app=MyApp,environment=dev",
+            "db:app=zk:2",
+            "web:tier in (a,b),!canary",
+        ])
+        .unwrap();
+        let d = &c.dependencies;
+        assert_eq!(d[0].namespace, "namespace-1");
+        assert_eq!(d[0].min, None);
+        assert_eq!(d[1].selector.as_str(), "app=zk");
+        assert_eq!(d[1].min, Some(2));
+        assert_eq!(d[2].selector.as_str(), "tier in (a,b),!canary");
+        assert_eq!(d[1].origin, "--pods #2");
+    }
+
+    #[test]
+    fn flags_and_dict_combine() {
+        let c = Config::from_input(Input {
+            pods: vec!["db:app=zk:2".into()],
+            namespace_label_dict: Some(sourced("NAMESPACE_LABEL_DICT", r#"{"a": [{"x": "y"}]}"#)),
+            ..input()
+        })
+        .unwrap();
+        assert_eq!(c.dependencies.len(), 2);
+    }
+
+    #[test]
+    fn durations_accept_seconds_and_humantime() {
+        for (text, want) in [
+            ("300", Some(300_000)),
+            ("90s", Some(90_000)),
+            ("5m", Some(300_000)),
+            ("1h30m", Some(5_400_000)),
+            ("2.5", Some(2_500)),
+            (" 10 ", Some(10_000)),
+            ("0", None),
+            ("0s", None),
+        ] {
+            let c = Config::from_input(Input {
+                timeout: sourced("TIMEOUT", text),
+                pods: vec!["a:b=c".into()],
+                ..input()
+            })
+            .unwrap();
+            assert_eq!(
+                c.timeout.map(|d| d.as_millis() as u64),
+                want,
+                "TIMEOUT={text}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_show_an_example() {
+        let cases: Vec<(Result<Config, ConfigError>, &str, &str)> = vec![
+            (
+                with_dict("{not json"),
+                "NAMESPACE_LABEL_DICT",
+                "not valid JSON",
+            ),
+            (
+                with_dict("{'a': []}"),
+                "NAMESPACE_LABEL_DICT",
+                "double quotes",
+            ),
+            (with_dict("[]"), "NAMESPACE_LABEL_DICT", "found a list"),
+            (with_dict("{}"), "NAMESPACE_LABEL_DICT", "empty object"),
+            (
+                with_dict(r#"{"a": {"x": "y"}}"#),
+                "NAMESPACE_LABEL_DICT",
+                "must be a list",
+            ),
+            (
+                with_dict(r#"{"a": []}"#),
+                "NAMESPACE_LABEL_DICT",
+                "empty list",
+            ),
+            (
+                with_dict(r#"{"a": [{}]}"#),
+                "NAMESPACE_LABEL_DICT",
+                "empty object",
+            ),
+            (
+                with_dict(r#"{"a": ["x"]}"#),
+                "NAMESPACE_LABEL_DICT",
+                "must be an object",
+            ),
+            (
+                with_dict(r#"{"a": [{"x": 1}]}"#),
+                "NAMESPACE_LABEL_DICT",
+                "must be a string",
+            ),
+            (
+                with_dict(r#"{"a": [{"x": "bad value"}]}"#),
+                "NAMESPACE_LABEL_DICT",
+                "label value",
+            ),
+            (
+                with_dict(r#"{"Bad_NS": [{"x": "y"}]}"#),
+                "NAMESPACE_LABEL_DICT",
+                "namespace `Bad_NS`",
+            ),
+            (with_pods(&["app=web"]), "--pods #1", "no `:`"),
+            (with_pods(&["db:app=zk:0"]), "--pods #1", "at least 1"),
+            (with_pods(&["db:app=zk:x"]), "--pods #1", "whole number"),
+            (with_pods(&["db:app=zk:"]), "--pods #1", "whole number"),
+            (with_pods(&["db:a:b:3"]), "--pods #1", "too many `:`"),
+            (
+                with_pods(&["ok:a=b", "db:tier in (a"]),
+                "--pods #2",
+                "unclosed",
+            ),
+            (with_pods(&["DB:app=x"]), "--pods #1", "namespace `DB`"),
+            (with_pods(&["db:"]), "--pods #1", "empty selector"),
+            (
+                with_pods(&["db:app=zk:99999999999"]),
+                "--pods #1",
+                "too large",
+            ),
+            (
+                Config::from_input(input()),
+                "dependencies",
+                "nothing to wait for",
+            ),
+        ];
+        for (result, name, needle) in cases {
+            let e = result.unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.starts_with(name), "{msg:?} should name {name}");
+            assert!(msg.contains(needle), "{msg:?} should say {needle}");
+            assert!(msg.contains("example: "), "{msg:?} should show an example");
+        }
+    }
+
+    #[test]
+    fn bad_durations_are_refused() {
+        for text in [
+            "-5",
+            "",
+            "abc",
+            "5 parsecs",
+            "1e3",
+            "1.2.3",
+            "9999999999999999999999",
+        ] {
+            for name in ["TIMEOUT", "--retry-interval"] {
+                let mut i = input();
+                i.pods = vec!["a:b=c".into()];
+                if name == "TIMEOUT" {
+                    i.timeout = sourced(name, text);
+                } else {
+                    i.retry_interval = Some(sourced(name, text));
+                }
+                let e = Config::from_input(i).unwrap_err();
+                assert!(e.to_string().starts_with(name), "{text}: {e}");
+            }
+        }
+        let e = Config::from_input(Input {
+            timeout: sourced("TIMEOUT", "-1"),
+            pods: vec!["a:b=c".into()],
+            ..input()
+        })
+        .unwrap_err();
+        assert!(e.problem.contains("negative"));
+    }
+
+    #[test]
+    fn oversized_dict_is_refused_before_parsing() {
+        let huge = format!(r#"{{"a": [{{"x": "{}"}}]}}"#, "y".repeat(MAX_DICT_BYTES));
+        let e = with_dict(&huge).unwrap_err();
+        assert!(e.problem.contains("KiB limit"), "{e}");
+    }
+
+    #[test]
+    fn retry_interval_is_validated_but_optional() {
+        let c = Config::from_input(Input {
+            retry_interval: Some(sourced("RETRY_INTERVAL", "15")),
+            pods: vec!["a:b=c".into()],
+            ..input()
+        })
+        .unwrap();
+        assert_eq!(c.retry_interval, Some(Duration::from_secs(15)));
+    }
+}

@@ -1,0 +1,58 @@
+//! The exit codes: the contract scripts and the kubelet rely on.
+
+/// How depwait ends. The numbers are stable; see the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Every dependency was Ready at the same moment.
+    Ready,
+    /// The timeout passed first.
+    TimedOut,
+    /// Bad configuration or usage; nothing was sent to the API server.
+    Usage,
+    /// Access denied, or another API error waiting cannot fix.
+    ApiError,
+    /// SIGINT (128 + 2, as shells report it).
+    Interrupted,
+    /// SIGTERM (128 + 15), e.g. the pod is being deleted.
+    Terminated,
+}
+
+impl From<ExitCode> for i32 {
+    fn from(code: ExitCode) -> i32 {
+        match code {
+            ExitCode::Ready => 0,
+            ExitCode::TimedOut => 1,
+            ExitCode::Usage => 2,
+            ExitCode::ApiError => 3,
+            ExitCode::Interrupted => 130,
+            ExitCode::Terminated => 143,
+        }
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        // All values are within 0..=255 (see the match above).
+        Self::from(i32::from(code) as u8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_documented_ones() {
+        let all = [
+            (ExitCode::Ready, 0),
+            (ExitCode::TimedOut, 1),
+            (ExitCode::Usage, 2),
+            (ExitCode::ApiError, 3),
+            (ExitCode::Interrupted, 130),
+            (ExitCode::Terminated, 143),
+        ];
+        for (code, n) in all {
+            assert_eq!(i32::from(code), n, "{code:?}");
+        }
+    }
+}

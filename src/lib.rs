@@ -1,0 +1,101 @@
+//! depwait holds a Kubernetes pod's startup until the pods it depends on are really Ready,
+//! then gets out of the way at once. It watches; it never polls.
+//!
+//! # Layout
+//! - [`cli`]: flags, their environment fallbacks (the seed's `NAMESPACE_LABEL_DICT`, `TIMEOUT`,
+//!   `RETRY_INTERVAL`) and `--help`.
+//! - [`config`]: validation of all of that into a [`config::Config`]; every exit-2 message.
+//! - [`selector`]: kubectl's label-selector grammar, parsed into kube's `Selector`.
+//! - [`dependency`]: what is waited for, and the watch each dependency is judged from.
+//! - [`client`]: the Kubernetes client (TCP_NODELAY on).
+//! - [`watch`]: one watcher + reflector store per distinct (namespace, selector).
+//! - [`api_error`]: which API errors are worth retrying; the exit-3 messages.
+//! - [`readiness`]: pure readiness rules for pods.
+//! - [`aggregate`]: the one future that releases when every dependency is Ready at once.
+//! - [`report`]: progress lines, final summary, termination message.
+//! - [`exit`]: the exit-code contract.
+//! - [`telemetry`]: log set-up.
+
+pub mod aggregate;
+pub mod api_error;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod dependency;
+pub mod exit;
+pub mod readiness;
+pub mod report;
+pub mod selector;
+pub mod telemetry;
+pub mod watch;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::aggregate::{Board, Outcome, Signal};
+use crate::config::Config;
+use crate::exit::ExitCode;
+
+/// Wait as configured; returns the exit code. Logs and the termination message are written
+/// here, so `main` only maps the code.
+pub async fn run(config: Config) -> ExitCode {
+    let started = Instant::now();
+    let deadline = config.timeout.and_then(|t| started.checked_add(t));
+    let (mut board, keys) = Board::new(config.dependencies);
+    report::starting(&board, config.timeout);
+
+    let client = match client::infer().await {
+        Ok(c) => c,
+        Err(e) => {
+            let text = format!("{e}");
+            tracing::error!("{text}");
+            report::write_termination_log(&config.termination_log, &text);
+            return ExitCode::Usage;
+        }
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let watches = watch::spawn(&client, keys, tx);
+    let outcome = aggregate::wait(
+        &mut board,
+        &watches,
+        rx,
+        deadline,
+        shutdown_signal(),
+        report::changed,
+    )
+    .await;
+    // Stop the watchers before writing anything: the wait is over.
+    drop(watches);
+
+    let summary = report::summary(&outcome, &board, started.elapsed());
+    let code = match &outcome {
+        Outcome::Ready => ExitCode::Ready,
+        Outcome::TimedOut => ExitCode::TimedOut,
+        Outcome::Fatal(_) => ExitCode::ApiError,
+        Outcome::Interrupted(Signal::Interrupt) => ExitCode::Interrupted,
+        Outcome::Interrupted(Signal::Terminate) => ExitCode::Terminated,
+    };
+    if code == ExitCode::Ready {
+        tracing::info!(outcome = "ready", "{summary}");
+    } else {
+        tracing::error!(outcome = ?code, "{summary}");
+        report::write_termination_log(&config.termination_log, &summary);
+    }
+    code
+}
+
+/// Resolves on SIGTERM (the kubelet stopping the pod) or SIGINT.
+async fn shutdown_signal() -> Signal {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = term.recv() => Signal::Terminate,
+            _ = tokio::signal::ctrl_c() => Signal::Interrupt,
+        },
+        // Without a SIGTERM handler the default action still ends the process.
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            Signal::Interrupt
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! What depwait tells people: a line per dependency state change, a final summary, and the
+//! termination message `kubectl describe pod` shows.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::aggregate::{Board, Outcome, Signal};
+use crate::dependency::Dependency;
+use crate::readiness::Readiness;
+
+/// The kubelet reads at most 4096 bytes of a termination message.
+pub const TERMINATION_LOG_LIMIT: usize = 4096;
+
+/// Log the start: what is waited for, and for how long.
+pub fn starting(board: &Board, timeout: Option<Duration>) {
+    let deps = board.dependencies();
+    let timeout = timeout
+        .map(|t| humantime::format_duration(t).to_string())
+        .unwrap_or_else(|| "none".into());
+    tracing::info!(
+        dependencies = deps.len(),
+        timeout = %timeout,
+        "waiting for {} {}: {}",
+        deps.len(),
+        if deps.len() == 1 { "dependency" } else { "dependencies" },
+        deps.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
+    );
+}
+
+/// Log a dependency whose verdict changed.
+pub fn changed(dep: &Dependency, readiness: &Readiness) {
+    tracing::info!(
+        dependency = %dep,
+        ready = readiness.ready,
+        "{dep}: {}",
+        readiness.summary
+    );
+}
+
+/// The closing summary: one line on what happened, then each dependency not ready.
+pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
+    let after = humantime::format_duration(Duration::from_millis(elapsed.as_millis() as u64));
+    let head = match outcome {
+        Outcome::Ready => format!("all dependencies ready after {after}"),
+        Outcome::TimedOut => format!("timed out after {after}"),
+        Outcome::Fatal(e) => format!("gave up after {after}: {e}"),
+        Outcome::Interrupted(Signal::Terminate) => {
+            format!("terminated by SIGTERM after {after}")
+        }
+        Outcome::Interrupted(Signal::Interrupt) => {
+            format!("interrupted by SIGINT after {after}")
+        }
+    };
+    let waiting: Vec<String> = board
+        .verdicts()
+        .filter(|(_, r)| !r.ready)
+        .map(|(d, r)| format!("- {d}: {}", r.summary))
+        .collect();
+    if waiting.is_empty() {
+        head
+    } else {
+        format!(
+            "{head}; {} of {} not ready:\n{}",
+            waiting.len(),
+            board.dependencies().len(),
+            waiting.join("\n")
+        )
+    }
+}
+
+/// Write the termination message, cut to what the kubelet keeps. Failing to write is only
+/// logged: outside Kubernetes `/dev/termination-log` usually does not exist.
+pub fn write_termination_log(path: &Path, text: &str) {
+    let text = truncate_utf8(text, TERMINATION_LOG_LIMIT);
+    if let Err(e) = std::fs::write(path, text) {
+        tracing::debug!(path = %path.display(), "termination message not written: {e}");
+    }
+}
+
+fn truncate_utf8(text: &str, limit: usize) -> &str {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate_utf8("abc", 10), "abc");
+        assert_eq!(truncate_utf8("aé", 2), "a");
+        let long = "é".repeat(5000);
+        let cut = truncate_utf8(&long, TERMINATION_LOG_LIMIT);
+        assert!(cut.len() <= TERMINATION_LOG_LIMIT);
+    }
+
+    #[test]
+    fn termination_log_is_bounded_and_unwritable_paths_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        write_termination_log(&path, &"x".repeat(10_000));
+        assert_eq!(std::fs::read(&path).unwrap().len(), TERMINATION_LOG_LIMIT);
+        write_termination_log(Path::new("/nonexistent/dir/log"), "x");
+    }
+}
