@@ -79,7 +79,7 @@ impl Board {
         let verdicts = vec![
             Readiness {
                 ready: false,
-                summary: "waiting for the first list".into(),
+                summary: "listing pods".into(),
             };
             deps.len()
         ];

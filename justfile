@@ -1,0 +1,15 @@
+# depwait tasks. `cargo install just` if you do not have it.
+
+# Lint and run every test (unit + integration against a real kube-apiserver).
+test:
+    cargo fmt --check
+    cargo clippy --all-targets -- -D warnings
+    cargo test
+
+# Start a throwaway API server and watch depwait wait, explain and release.
+demo:
+    cargo run --quiet --example demo
+
+# Build (or find) the kube-apiserver + etcd the tests use; prints their directory.
+assets:
+    bash scripts/envtest-assets.sh
