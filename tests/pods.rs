@@ -1,0 +1,312 @@
+//! depwait against a real kube-apiserver: the pod waiter's behaviour and its exit-code contract.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Depwait, TestEnv, User};
+
+/// Guards against hangs only; no test asserts on how long anything took.
+const LIMIT: Duration = Duration::from_secs(60);
+/// How long a waiter must keep waiting to show it did not release.
+const HOLD: Duration = Duration::from_millis(700);
+
+/// The seed's two-namespace example, via its own environment variables: depwait waits while
+/// any pod is not Ready, and releases once the last one turns Ready.
+#[tokio::test]
+async fn seed_env_releases_after_the_last_pod_is_ready() {
+    let env = TestEnv::get();
+    let ns1 = env.namespace("seed-a").await;
+    let ns2 = env.namespace("seed-b").await;
+    for (ns, name) in [(&ns1, "web-1"), (&ns1, "web-2"), (&ns2, "api-1")] {
+        env.create_pod(ns, name, &[("app", "MyApp"), ("environment", "dev")])
+            .await;
+    }
+    let dict = format!(
+        r#"{{"{ns1}": [{{"app": "MyApp", "environment": "dev"}}], "{ns2}": [{{"app": "MyApp"}}]}}"#
+    );
+    let mut depwait = Depwait::new()
+        .env("NAMESPACE_LABEL_DICT", &dict)
+        .env("TIMEOUT", "300")
+        .env("RETRY_INTERVAL", "15")
+        .spawn();
+    depwait.wait_for_log("0/2 ready", LIMIT).await;
+
+    env.set_pod_ready(&ns1, "web-1", true).await;
+    env.set_pod_ready(&ns2, "api-1", true).await;
+    depwait.wait_for_log("1/2 ready", LIMIT).await;
+    depwait.assert_still_running(HOLD).await;
+
+    env.set_pod_ready(&ns1, "web-2", true).await;
+    let done = depwait.wait(LIMIT).await;
+    assert_eq!(done.code, Some(0), "{done:?}");
+    assert!(done.stderr.contains("all dependencies ready"), "{done:?}");
+    assert!(done.termination_log.is_none(), "{done:?}");
+}
+
+/// A namespace that does not exist yet means "keep waiting", not an error.
+#[tokio::test]
+async fn namespace_created_after_start() {
+    let env = TestEnv::get();
+    let ns = env.unique_name("later");
+    let mut depwait = Depwait::new()
+        .args(["--pods", &format!("{ns}:app=db")])
+        .spawn();
+    depwait.wait_for_log("no matching pods yet", LIMIT).await;
+    depwait.assert_still_running(HOLD).await;
+    env.create_namespace(&ns).await;
+    env.create_pod(&ns, "db-0", &[("app", "db")]).await;
+    depwait.wait_for_log("0/1 ready", LIMIT).await;
+    env.set_pod_ready(&ns, "db-0", true).await;
+    let done = depwait.wait(LIMIT).await;
+    assert_eq!(done.code, Some(0), "{done:?}");
+}
+
+/// The timeout gives exit 1 and a termination message saying what was not ready and why.
+#[tokio::test]
+async fn timeout_exits_1_with_a_termination_message() {
+    let env = TestEnv::get();
+    let ns = env.namespace("timeout").await;
+    env.create_pod(&ns, "web-7f9c", &[("app", "web")]).await;
+    env.set_pod_status(
+        &ns,
+        "web-7f9c",
+        serde_json::json!({
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+            "containerStatuses": [{
+                "name": "app", "ready": false, "restartCount": 4, "image": "x", "imageID": "",
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}}
+            }]
+        }),
+    )
+    .await;
+    let done = Depwait::new()
+        .args(["--pods", &format!("{ns}:app=web"), "--timeout", "2s"])
+        .spawn()
+        .wait(LIMIT)
+        .await;
+    assert_eq!(done.code, Some(1), "{done:?}");
+    let message = done.termination_log.clone().unwrap_or_default();
+    assert!(message.contains("timed out after"), "{done:?}");
+    assert!(
+        message.contains(&format!(
+            "{ns} app=web: 0/1 ready; web-7f9c: container app CrashLoopBackOff (restarts: 4)"
+        )),
+        "{done:?}"
+    );
+}
+
+/// Two dependencies that take turns being Ready are never Ready together: no release, until
+/// both finally are.
+#[tokio::test]
+async fn flapping_dependencies_never_release_until_ready_together() {
+    let env = TestEnv::get();
+    let ns = env.namespace("flap").await;
+    env.create_pod(&ns, "a", &[("app", "a")]).await;
+    env.create_pod(&ns, "b", &[("app", "b")]).await;
+    let mut depwait = Depwait::new()
+        .args([
+            "--pods",
+            &format!("{ns}:app=a"),
+            "--pods",
+            &format!("{ns}:app=b"),
+        ])
+        .spawn();
+    depwait.wait_for_log("0/1 ready", LIMIT).await;
+    for _ in 0..3 {
+        env.set_pod_ready(&ns, "a", true).await;
+        env.set_pod_ready(&ns, "a", false).await;
+        env.set_pod_ready(&ns, "b", true).await;
+        env.set_pod_ready(&ns, "b", false).await;
+    }
+    depwait.assert_still_running(HOLD).await;
+    env.set_pod_ready(&ns, "a", true).await;
+    depwait.assert_still_running(HOLD).await;
+    env.set_pod_ready(&ns, "b", true).await;
+    let done = depwait.wait(LIMIT).await;
+    assert_eq!(done.code, Some(0), "{done:?}");
+}
+
+/// Evicted and terminating pods do not count: they neither satisfy nor block a dependency.
+#[tokio::test]
+async fn evicted_and_terminating_pods_are_ignored() {
+    let env = TestEnv::get();
+    let ns = env.namespace("ignored").await;
+    // Only a terminating (but Ready-looking) pod: not enough.
+    env.create_terminating_pod(&ns, "old", &[("app", "web")])
+        .await;
+    env.create_pod(&ns, "evicted", &[("app", "web")]).await;
+    env.set_pod_status(
+        &ns,
+        "evicted",
+        serde_json::json!({"phase": "Failed", "reason": "Evicted", "message": "low on memory"}),
+    )
+    .await;
+    let mut depwait = Depwait::new()
+        .args(["--pods", &format!("{ns}:app=web")])
+        .spawn();
+    depwait
+        .wait_for_log(
+            "no matching pods yet (2 terminating or finished, not counted)",
+            LIMIT,
+        )
+        .await;
+    depwait.assert_still_running(HOLD).await;
+    // A new Ready pod is enough: the evicted one does not hold the dependency back.
+    env.create_pod(&ns, "new", &[("app", "web")]).await;
+    env.set_pod_ready(&ns, "new", true).await;
+    let done = depwait.wait(LIMIT).await;
+    assert_eq!(done.code, Some(0), "{done:?}");
+    env.release_terminating_pod(&ns, "old").await;
+}
+
+/// With MIN, a quorum is enough even while another pod crash-loops.
+#[tokio::test]
+async fn quorum_releases_at_min_ready() {
+    let env = TestEnv::get();
+    let ns = env.namespace("quorum").await;
+    for name in ["zk-0", "zk-1", "zk-2"] {
+        env.create_pod(&ns, name, &[("app", "zk")]).await;
+    }
+    let mut depwait = Depwait::new()
+        .args(["--pods", &format!("{ns}:app=zk:2")])
+        .spawn();
+    depwait.wait_for_log("0/3 ready, need 2", LIMIT).await;
+    env.set_pod_ready(&ns, "zk-0", true).await;
+    depwait.wait_for_log("1/3 ready, need 2", LIMIT).await;
+    depwait.assert_still_running(HOLD).await;
+    env.set_pod_ready(&ns, "zk-2", true).await;
+    let done = depwait.wait(LIMIT).await;
+    assert_eq!(done.code, Some(0), "{done:?}");
+}
+
+/// Set-based selectors are sent to the server as written: `in`, `notin`, `!key`.
+#[tokio::test]
+async fn set_based_selectors_select_on_the_server() {
+    let env = TestEnv::get();
+    let ns = env.namespace("sets").await;
+    env.create_pod(&ns, "web", &[("tier", "web")]).await;
+    env.create_pod(&ns, "api", &[("tier", "api")]).await;
+    env.create_pod(&ns, "canary", &[("tier", "web"), ("canary", "true")])
+        .await;
+    env.create_pod(&ns, "batch", &[("tier", "batch")]).await;
+    let mut depwait = Depwait::new()
+        .args([
+            "--pods",
+            &format!("{ns}:tier in (web,api),!canary"),
+            "--pods",
+            &format!("{ns}:tier notin (web,api)"),
+        ])
+        .spawn();
+    depwait.wait_for_log("0/2 ready", LIMIT).await;
+    depwait.wait_for_log("0/1 ready", LIMIT).await;
+    // The canary is excluded by `!canary`: it never needs to be Ready.
+    for name in ["web", "api", "batch"] {
+        env.set_pod_ready(&ns, name, true).await;
+    }
+    let done = depwait.wait(LIMIT).await;
+    assert_eq!(done.code, Some(0), "{done:?}");
+}
+
+/// A user who may list but not watch gets exit 3 at once, naming the verb, resource, namespace
+/// and the rule to add; nothing is retried.
+#[tokio::test]
+async fn missing_watch_permission_exits_3() {
+    let env = TestEnv::get();
+    let ns = env.namespace("rbac").await;
+    env.grant(&ns, User::Alice, &["get", "list"], &["pods"])
+        .await;
+    let done = Depwait::new()
+        .user(User::Alice)
+        .args(["--pods", &format!("{ns}:app=web")])
+        .spawn()
+        .wait(LIMIT)
+        .await;
+    assert_eq!(done.code, Some(3), "{done:?}");
+    let message = done.termination_log.clone().unwrap_or_default();
+    assert!(
+        message.contains(&format!("cannot watch pods in namespace \"{ns}\"")),
+        "{done:?}"
+    );
+    assert!(
+        message.contains("verbs: [\"get\", \"list\", \"watch\"]"),
+        "{done:?}"
+    );
+}
+
+/// No permission at all: the list is denied, exit 3.
+#[tokio::test]
+async fn no_permission_exits_3() {
+    let env = TestEnv::get();
+    let ns = env.namespace("norbac").await;
+    let done = Depwait::new()
+        .user(User::Bob)
+        .args(["--pods", &format!("{ns}:app=web")])
+        .spawn()
+        .wait(LIMIT)
+        .await;
+    assert_eq!(done.code, Some(3), "{done:?}");
+    assert!(done.stderr.contains("cannot list pods"), "{done:?}");
+}
+
+/// With the permissions the README lists, an unprivileged user waits and releases normally.
+#[tokio::test]
+async fn documented_rbac_is_enough() {
+    let env = TestEnv::get();
+    let ns = env.namespace("rbac-ok").await;
+    env.grant(&ns, User::Alice, &["get", "list", "watch"], &["pods"])
+        .await;
+    env.create_pod(&ns, "web", &[("app", "web")]).await;
+    env.set_pod_ready(&ns, "web", true).await;
+    let done = Depwait::new()
+        .user(User::Alice)
+        .args(["--pods", &format!("{ns}:app=web")])
+        .spawn()
+        .wait(LIMIT)
+        .await;
+    assert_eq!(done.code, Some(0), "{done:?}");
+}
+
+/// SIGTERM while waiting: a prompt non-zero exit (143) with the termination message written.
+#[tokio::test]
+async fn sigterm_ends_the_wait_with_a_summary() {
+    let env = TestEnv::get();
+    let ns = env.namespace("sigterm").await;
+    let mut depwait = Depwait::new()
+        .args(["--pods", &format!("{ns}:app=web")])
+        .spawn();
+    depwait.wait_for_log("no matching pods yet", LIMIT).await;
+    depwait.signal("TERM");
+    let done = depwait.wait(LIMIT).await;
+    assert_eq!(done.code, Some(143), "{done:?}");
+    let message = done.termination_log.clone().unwrap_or_default();
+    assert!(message.contains("terminated by SIGTERM"), "{done:?}");
+    assert!(message.contains("no matching pods yet"), "{done:?}");
+}
+
+/// `--log-format json`: one JSON object per line, with the dependency and its readiness.
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let env = TestEnv::get();
+    let ns = env.namespace("json").await;
+    env.create_pod(&ns, "web", &[("app", "web")]).await;
+    env.set_pod_ready(&ns, "web", true).await;
+    let done = Depwait::new()
+        .args(["--pods", &format!("{ns}:app=web"), "--log-format", "json"])
+        .spawn()
+        .wait(LIMIT)
+        .await;
+    assert_eq!(done.code, Some(0), "{done:?}");
+    let lines: Vec<serde_json::Value> = done
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["dependency"] == format!("{ns} app=web") && l["ready"] == true),
+        "{done:?}"
+    );
+}
