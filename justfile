@@ -8,6 +8,7 @@ test:
 
 # Start a throwaway API server and watch depwait wait, explain and release.
 demo:
+    cargo build --quiet
     cargo run --quiet --example demo
 
 # Build (or find) the kube-apiserver + etcd the tests use; prints their directory.

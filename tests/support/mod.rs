@@ -409,6 +409,23 @@ fn base64(data: &[u8]) -> String {
     out
 }
 
+/// The binary under test. Cargo names it to integration tests; the demo (an example, which
+/// cargo does not tell) finds it beside its own directory, as `cargo build` lays them out.
+fn depwait_binary() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_depwait") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let path = profile_dir.join("depwait");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build` first",
+        path.display()
+    );
+    path
+}
+
 /// A depwait invocation being prepared.
 pub struct Depwait {
     user: User,
@@ -450,7 +467,7 @@ impl Depwait {
         let env = TestEnv::get();
         let dir = tempfile::tempdir().unwrap();
         let termination_log = dir.path().join("termination-log");
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_depwait"))
+        let mut child = tokio::process::Command::new(depwait_binary())
             .args(&self.args)
             .env_clear()
             .env("KUBECONFIG", env.kubeconfig(self.user))
