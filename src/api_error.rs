@@ -79,8 +79,24 @@ pub fn classify(err: &watcher::Error, key: &WatchKey) -> Verdict {
         // Since kube 3 the payload is a boxed Status; a non-Status error body keeps only the code,
         // so decide on the code, not on `reason`.
         kube::Error::Api(status) => by_code(status.code, verb, &status.message, key, err),
-        _ => Verdict::Retry(format!("cannot {verb} pods: {client_err}")),
+        _ => Verdict::Retry(format!("cannot {verb} pods: {}", with_causes(client_err))),
     }
+}
+
+/// `client error (Connect): tcp connect error: Connection refused`: transport errors hide the
+/// useful part in their sources.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn by_code(

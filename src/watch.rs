@@ -105,6 +105,9 @@ async fn run(
         tx.send(update).is_ok()
     };
     let mut backoff = DefaultBackoff::default();
+    // While retrying after an error, the phase stays `Failing` through the next list's `Init`
+    // until its `InitDone`: a retry loop logs one line, not one per attempt.
+    let mut failing = false;
     loop {
         let mut events = std::pin::pin!(watcher(api.clone(), config.clone()).modify(slim));
         while let Some(item) = events.next().await {
@@ -112,6 +115,7 @@ async fn run(
                 Ok(event) => {
                     writer.apply_watcher_event(&event);
                     match event {
+                        Event::Init if failing => continue,
                         Event::Init => Update::Phase {
                             index,
                             phase: Phase::Listing,
@@ -119,6 +123,7 @@ async fn run(
                         Event::InitApply(_) => continue,
                         Event::InitDone => {
                             backoff.reset();
+                            failing = false;
                             Update::Phase {
                                 index,
                                 phase: Phase::Live,
@@ -133,6 +138,7 @@ async fn run(
                         return;
                     }
                     Verdict::Retry(reason) => {
+                        failing = true;
                         if !send(Update::Phase {
                             index,
                             phase: Phase::Failing(reason),

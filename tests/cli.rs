@@ -174,3 +174,16 @@ fn missing_credentials_is_a_configuration_error() {
         "{stderr}"
     );
 }
+
+/// An unreachable API server is a transient problem: depwait retries and logs it until the
+/// timeout (exit 1), never exits 3 and never releases.
+#[test]
+fn unreachable_server_is_retried_until_the_timeout() {
+    let (out, termination) = depwait(&["--pods", "ns:app=x", "--timeout", "3s"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("API error, retrying"), "{stderr}");
+    // One line for the outage, not one per retry.
+    assert_eq!(stderr.matches("API error, retrying").count(), 2, "{stderr}");
+    assert!(termination.contains("timed out after 3s"), "{termination}");
+}

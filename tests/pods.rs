@@ -38,8 +38,7 @@ async fn seed_env_releases_after_the_last_pod_is_ready() {
     depwait.assert_still_running(HOLD).await;
 
     env.set_pod_ready(&ns1, "web-2", true).await;
-    let done = depwait.wait(LIMIT).await;
-    assert_eq!(done.code, Some(0), "{done:?}");
+    let done = depwait.expect_exit(0).await;
     assert!(done.stderr.contains("all dependencies ready"), "{done:?}");
     assert!(done.termination_log.is_none(), "{done:?}");
 }
@@ -58,8 +57,7 @@ async fn namespace_created_after_start() {
     env.create_pod(&ns, "db-0", &[("app", "db")]).await;
     depwait.wait_for_log("0/1 ready", LIMIT).await;
     env.set_pod_ready(&ns, "db-0", true).await;
-    let done = depwait.wait(LIMIT).await;
-    assert_eq!(done.code, Some(0), "{done:?}");
+    depwait.expect_exit(0).await;
 }
 
 /// The timeout gives exit 1 and a termination message saying what was not ready and why.
@@ -84,9 +82,8 @@ async fn timeout_exits_1_with_a_termination_message() {
     let done = Depwait::new()
         .args(["--pods", &format!("{ns}:app=web"), "--timeout", "2s"])
         .spawn()
-        .wait(LIMIT)
+        .expect_exit(1)
         .await;
-    assert_eq!(done.code, Some(1), "{done:?}");
     let message = done.termination_log.clone().unwrap_or_default();
     assert!(message.contains("timed out after"), "{done:?}");
     assert!(
@@ -124,8 +121,7 @@ async fn flapping_dependencies_never_release_until_ready_together() {
     env.set_pod_ready(&ns, "a", true).await;
     depwait.assert_still_running(HOLD).await;
     env.set_pod_ready(&ns, "b", true).await;
-    let done = depwait.wait(LIMIT).await;
-    assert_eq!(done.code, Some(0), "{done:?}");
+    depwait.expect_exit(0).await;
 }
 
 /// Evicted and terminating pods do not count: they neither satisfy nor block a dependency.
@@ -156,8 +152,7 @@ async fn evicted_and_terminating_pods_are_ignored() {
     // A new Ready pod is enough: the evicted one does not hold the dependency back.
     env.create_pod(&ns, "new", &[("app", "web")]).await;
     env.set_pod_ready(&ns, "new", true).await;
-    let done = depwait.wait(LIMIT).await;
-    assert_eq!(done.code, Some(0), "{done:?}");
+    depwait.expect_exit(0).await;
     env.release_terminating_pod(&ns, "old").await;
 }
 
@@ -177,8 +172,7 @@ async fn quorum_releases_at_min_ready() {
     depwait.wait_for_log("1/3 ready, need 2", LIMIT).await;
     depwait.assert_still_running(HOLD).await;
     env.set_pod_ready(&ns, "zk-2", true).await;
-    let done = depwait.wait(LIMIT).await;
-    assert_eq!(done.code, Some(0), "{done:?}");
+    depwait.expect_exit(0).await;
 }
 
 /// Set-based selectors are sent to the server as written: `in`, `notin`, `!key`.
@@ -205,8 +199,7 @@ async fn set_based_selectors_select_on_the_server() {
     for name in ["web", "api", "batch"] {
         env.set_pod_ready(&ns, name, true).await;
     }
-    let done = depwait.wait(LIMIT).await;
-    assert_eq!(done.code, Some(0), "{done:?}");
+    depwait.expect_exit(0).await;
 }
 
 /// A user who may list but not watch gets exit 3 at once, naming the verb, resource, namespace
@@ -221,9 +214,8 @@ async fn missing_watch_permission_exits_3() {
         .user(User::Alice)
         .args(["--pods", &format!("{ns}:app=web")])
         .spawn()
-        .wait(LIMIT)
+        .expect_exit(3)
         .await;
-    assert_eq!(done.code, Some(3), "{done:?}");
     let message = done.termination_log.clone().unwrap_or_default();
     assert!(
         message.contains(&format!("cannot watch pods in namespace \"{ns}\"")),
@@ -244,9 +236,8 @@ async fn no_permission_exits_3() {
         .user(User::Bob)
         .args(["--pods", &format!("{ns}:app=web")])
         .spawn()
-        .wait(LIMIT)
+        .expect_exit(3)
         .await;
-    assert_eq!(done.code, Some(3), "{done:?}");
     assert!(done.stderr.contains("cannot list pods"), "{done:?}");
 }
 
@@ -259,13 +250,12 @@ async fn documented_rbac_is_enough() {
         .await;
     env.create_pod(&ns, "web", &[("app", "web")]).await;
     env.set_pod_ready(&ns, "web", true).await;
-    let done = Depwait::new()
+    Depwait::new()
         .user(User::Alice)
         .args(["--pods", &format!("{ns}:app=web")])
         .spawn()
-        .wait(LIMIT)
+        .expect_exit(0)
         .await;
-    assert_eq!(done.code, Some(0), "{done:?}");
 }
 
 /// SIGTERM while waiting: a prompt non-zero exit (143) with the termination message written.
@@ -278,8 +268,7 @@ async fn sigterm_ends_the_wait_with_a_summary() {
         .spawn();
     depwait.wait_for_log("no matching pods yet", LIMIT).await;
     depwait.signal("TERM");
-    let done = depwait.wait(LIMIT).await;
-    assert_eq!(done.code, Some(143), "{done:?}");
+    let done = depwait.expect_exit(143).await;
     let message = done.termination_log.clone().unwrap_or_default();
     assert!(message.contains("terminated by SIGTERM"), "{done:?}");
     assert!(message.contains("no matching pods yet"), "{done:?}");
@@ -295,9 +284,8 @@ async fn json_logs_are_one_object_per_line() {
     let done = Depwait::new()
         .args(["--pods", &format!("{ns}:app=web"), "--log-format", "json"])
         .spawn()
-        .wait(LIMIT)
+        .expect_exit(0)
         .await;
-    assert_eq!(done.code, Some(0), "{done:?}");
     let lines: Vec<serde_json::Value> = done
         .stderr
         .lines()

@@ -587,6 +587,13 @@ impl Running {
         assert!(status.success());
     }
 
+    /// Wait for it to exit (hang guard: one minute) and assert its exit code.
+    pub async fn expect_exit(self, code: i32) -> Finished {
+        let done = self.wait(Duration::from_secs(60)).await;
+        assert_eq!(done.code, Some(code), "{done:?}");
+        done
+    }
+
     /// Wait for it to exit. Kills it and panics with its log after `limit`: a hang guard, not
     /// a timing assertion.
     pub async fn wait(mut self, limit: Duration) -> Finished {
