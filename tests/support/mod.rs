@@ -41,6 +41,24 @@ impl User {
     }
 }
 
+/// One of the two server processes, for fault injection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// etcd: the API server keeps running but cannot read or write.
+    Etcd,
+    /// kube-apiserver: every connection drops; etcd keeps the data.
+    ApiServer,
+}
+
+impl Server {
+    fn name(self) -> &'static str {
+        match self {
+            Server::Etcd => "etcd",
+            Server::ApiServer => "apiserver",
+        }
+    }
+}
+
 /// A running control plane.
 pub struct TestEnv {
     /// Holds the certificates, tokens, kubeconfigs and server logs; kept for the process.
@@ -51,7 +69,7 @@ pub struct TestEnv {
     _supervisor: std::process::Child,
 }
 
-static ENV: LazyLock<TestEnv> = LazyLock::new(TestEnv::start);
+static ENV: LazyLock<TestEnv> = LazyLock::new(TestEnv::launch);
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 impl TestEnv {
@@ -60,7 +78,7 @@ impl TestEnv {
         &ENV
     }
 
-    fn start() -> TestEnv {
+    fn launch() -> TestEnv {
         let assets = assets_dir();
         let dir = tempfile::Builder::new()
             .prefix("depwait-envtest")
@@ -142,6 +160,47 @@ impl TestEnv {
         .join()
         .unwrap();
         assert!(ok, "kube-apiserver did not become ready:\n{}", self.logs());
+    }
+
+    /// Stop a server (control-plane.sh watches for the stop file) and wait until it is gone.
+    /// Tests that do this must not share the control plane with tests running at the same time.
+    pub async fn stop(&self, server: Server) {
+        let dir = self.dir.path();
+        std::fs::write(dir.join(format!("stop-{}", server.name())), "").unwrap();
+        let stopped = dir.join(format!("stopped-{}", server.name()));
+        for _ in 0..300 {
+            if stopped.exists() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{} did not stop:\n{}", server.name(), self.logs());
+    }
+
+    /// Start a stopped server again and wait until the API answers an admin request.
+    pub async fn start(&self, server: Server) {
+        let dir = self.dir.path();
+        std::fs::remove_file(dir.join(format!("stop-{}", server.name()))).unwrap();
+        let admin = self.kubeconfig(User::Admin);
+        for _ in 0..600 {
+            if !dir.join(format!("stopped-{}", server.name())).exists()
+                && let Ok(client) = client_for(&admin).await
+                && Api::<Namespace>::all(client).get("default").await.is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{} did not come back:\n{}", server.name(), self.logs());
+    }
+
+    /// Remove the RoleBinding [`grant`] made.
+    pub async fn revoke(&self, ns: &str, user: User, verbs: &[&str]) {
+        let name = format!("{}-{}", user.name(), verbs.join("-"));
+        Api::<RoleBinding>::namespaced(self.client(User::Admin).await, ns)
+            .delete(&name, &DeleteParams::default())
+            .await
+            .unwrap();
     }
 
     /// The last lines of both servers' logs, for failure messages.
