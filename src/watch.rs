@@ -92,6 +92,61 @@ pub fn spawn(client: &Client, keys: Vec<WatchKey>, tx: UnboundedSender<Update>) 
         .collect()
 }
 
+/// Turns one watcher's events and errors into the updates the aggregator acts on.
+///
+/// Pure bookkeeping, kept apart from the I/O loop so the property tests drive exactly the
+/// phase logic the watcher tasks use.
+#[derive(Debug)]
+pub struct Tracker {
+    /// Index of this watcher in the watch list.
+    index: usize,
+    /// Set by a retryable error, cleared by the next complete list. While set, the phase
+    /// stays `Failing` through the new list's `Init`: a retry loop logs one line, not one per
+    /// attempt.
+    failing: bool,
+}
+
+impl Tracker {
+    /// A tracker for watcher `index`.
+    pub fn new(index: usize) -> Self {
+        Self {
+            index,
+            failing: false,
+        }
+    }
+
+    /// The update an event (already applied to the store) calls for, if any.
+    pub fn event(&mut self, event: &Event<Pod>) -> Option<Update> {
+        let index = self.index;
+        match event {
+            Event::Init if self.failing => None,
+            Event::Init => Some(Update::Phase {
+                index,
+                phase: Phase::Listing,
+            }),
+            Event::InitApply(_) => None,
+            Event::InitDone => {
+                self.failing = false;
+                Some(Update::Phase {
+                    index,
+                    phase: Phase::Live,
+                })
+            }
+            Event::Apply(_) | Event::Delete(_) => Some(Update::Changed { index }),
+        }
+    }
+
+    /// The update a retryable error calls for. The caller then starts a fresh watcher: one
+    /// resumed from its resourceVersion would give no sign of when the store is current again.
+    pub fn retrying(&mut self, reason: String) -> Update {
+        self.failing = true;
+        Update::Phase {
+            index: self.index,
+            phase: Phase::Failing(reason),
+        }
+    }
+}
+
 async fn run(
     index: usize,
     key: WatchKey,
@@ -100,36 +155,22 @@ async fn run(
     mut writer: reflector::store::Writer<Pod>,
     tx: UnboundedSender<Update>,
 ) {
-    let send = |update| {
-        // The receiver is gone only when the wait is over: stop quietly.
-        tx.send(update).is_ok()
-    };
+    // The receiver is gone only when the wait is over: then stop quietly.
+    let send = |update| tx.send(update).is_ok();
+    let mut tracker = Tracker::new(index);
     let mut backoff = DefaultBackoff::default();
-    // While retrying after an error, the phase stays `Failing` through the next list's `Init`
-    // until its `InitDone`: a retry loop logs one line, not one per attempt.
-    let mut failing = false;
     loop {
         let mut events = std::pin::pin!(watcher(api.clone(), config.clone()).modify(slim));
         while let Some(item) = events.next().await {
             let update = match item {
                 Ok(event) => {
                     writer.apply_watcher_event(&event);
-                    match event {
-                        Event::Init if failing => continue,
-                        Event::Init => Update::Phase {
-                            index,
-                            phase: Phase::Listing,
-                        },
-                        Event::InitApply(_) => continue,
-                        Event::InitDone => {
-                            backoff.reset();
-                            failing = false;
-                            Update::Phase {
-                                index,
-                                phase: Phase::Live,
-                            }
-                        }
-                        Event::Apply(_) | Event::Delete(_) => Update::Changed { index },
+                    if matches!(event, Event::InitDone) {
+                        backoff.reset();
+                    }
+                    match tracker.event(&event) {
+                        Some(update) => update,
+                        None => continue,
                     }
                 }
                 Err(err) => match api_error::classify(&err, &key) {
@@ -138,16 +179,9 @@ async fn run(
                         return;
                     }
                     Verdict::Retry(reason) => {
-                        failing = true;
-                        if !send(Update::Phase {
-                            index,
-                            phase: Phase::Failing(reason),
-                        }) {
+                        if !send(tracker.retrying(reason)) {
                             return;
                         }
-                        // Drop this watcher and start over with a fresh list: the watcher would
-                        // resume silently from its resourceVersion, and then nothing would say
-                        // when the store is trustworthy again. A new list ends in `InitDone`.
                         break;
                     }
                 },

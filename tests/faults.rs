@@ -78,7 +78,8 @@ async fn pod_deleted_around_an_outage_does_not_count() {
 }
 
 /// etcd unavailable when depwait starts: the API server's errors are retried, and the wait
-/// completes once etcd is back.
+/// completes once etcd is back. (kube-apiserver 1.20 holds the list for its 60 s request
+/// timeout before failing it, so this test takes over a minute.)
 #[tokio::test]
 async fn etcd_outage_is_retried() {
     let _turn = SERIAL.lock().await;

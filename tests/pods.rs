@@ -298,3 +298,46 @@ async fn json_logs_are_one_object_per_line() {
         "{done:?}"
     );
 }
+
+/// Even at trace level, the bearer token and the kubeconfig's contents never reach the log.
+#[tokio::test]
+async fn secrets_stay_out_of_trace_logs() {
+    let env = TestEnv::get();
+    let ns = env.namespace("secrets").await;
+    env.create_pod(&ns, "web", &[("app", "web")]).await;
+    env.set_pod_ready(&ns, "web", true).await;
+    let done = Depwait::new()
+        .env("DEPWAIT_LOG", "trace")
+        .args(["--pods", &format!("{ns}:app=web")])
+        .spawn()
+        .expect_exit(0)
+        .await;
+    // Trace level really was on: the HTTP client's own trace lines are there.
+    assert!(done.stderr.contains("TRACE"), "{done:?}");
+    let kubeconfig = std::fs::read_to_string(env.kubeconfig(User::Admin)).unwrap();
+    let ca: serde_json::Value = serde_json::from_str(&kubeconfig).unwrap();
+    let ca = ca["clusters"][0]["cluster"]["certificate-authority-data"]
+        .as_str()
+        .unwrap();
+    for secret in ["admin-token", "Bearer", &ca[..40]] {
+        assert!(!done.stderr.contains(secret), "log leaks {secret:?}");
+    }
+}
+
+/// SIGINT (Ctrl-C) ends the wait with 130 and the summary.
+#[tokio::test]
+async fn sigint_exits_130() {
+    let env = TestEnv::get();
+    let ns = env.namespace("sigint").await;
+    let mut depwait = Depwait::new()
+        .args(["--pods", &format!("{ns}:app=web")])
+        .spawn();
+    depwait.wait_for_log("no matching pods yet", LIMIT).await;
+    depwait.signal("INT");
+    let done = depwait.expect_exit(130).await;
+    assert!(
+        done.termination_log
+            .unwrap_or_default()
+            .contains("interrupted by SIGINT"),
+    );
+}
