@@ -5,6 +5,7 @@
 //! reference model; [`wait`] drives it from the watchers' updates.
 
 use std::future::Future;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -158,15 +159,24 @@ impl Board {
     }
 }
 
+/// What the waiting loop reports as it goes (progress logs; tests may record instead).
+pub trait Progress {
+    /// A dependency's verdict changed.
+    fn changed(&mut self, dep: &Dependency, readiness: &Readiness);
+    /// Still waiting: the periodic sign of life, with the time left (`None`: no deadline).
+    fn heartbeat(&mut self, board: &Board, remaining: Option<Duration>);
+}
+
 /// Wait until every dependency is Ready at once, `deadline` passes, `shutdown` resolves, or a
-/// watcher reports a fatal error. `on_change` sees each verdict change (for progress logs).
+/// watcher reports a fatal error. `heartbeat` is the interval of [`Progress::heartbeat`].
 pub async fn wait(
     board: &mut Board,
     watches: &[PodWatch],
     mut updates: UnboundedReceiver<Update>,
     deadline: Option<Instant>,
+    heartbeat: Option<Duration>,
     shutdown: impl Future<Output = Signal>,
-    mut on_change: impl FnMut(&Dependency, &Readiness),
+    progress: &mut impl Progress,
 ) -> Outcome {
     let mut shutdown = std::pin::pin!(shutdown);
     let timeout = async {
@@ -176,6 +186,11 @@ pub async fn wait(
         }
     };
     let mut timeout = std::pin::pin!(timeout);
+    let mut beat = heartbeat.map(|every| {
+        let mut i = tokio::time::interval_at(Instant::now() + every, every);
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    });
     let mut touched = vec![false; watches.len()];
     loop {
         // Signal and deadline first: a flood of updates must not starve them.
@@ -183,6 +198,10 @@ pub async fn wait(
             biased;
             signal = &mut shutdown => return Outcome::Interrupted(signal),
             () = &mut timeout => return Outcome::TimedOut,
+            _ = async { beat.as_mut().unwrap().tick().await }, if beat.is_some() => {
+                progress.heartbeat(board, deadline.map(|d| d.saturating_duration_since(Instant::now())));
+                continue;
+            }
             update = updates.recv() => update,
         };
         // Take everything already queued, then judge once: a burst of events costs one pass.
@@ -202,7 +221,7 @@ pub async fn wait(
             if std::mem::take(flag) {
                 let store = &watches[index].store;
                 for change in board.rejudge(index, || store.state()) {
-                    on_change(&board.deps[change.dep], &change.readiness);
+                    progress.changed(&board.deps[change.dep], &change.readiness);
                 }
             }
         }

@@ -71,6 +71,15 @@ pub struct Cli {
     #[arg(long, env = "RETRY_INTERVAL", value_name = "DURATION")]
     pub retry_interval: Option<String>,
 
+    /// Log a line saying what is still missing every DURATION while waiting; `0` turns it off.
+    #[arg(
+        long,
+        env = "DEPWAIT_HEARTBEAT",
+        value_name = "DURATION",
+        default_value = "30s"
+    )]
+    pub heartbeat: String,
+
     /// Log format on stderr: `text` for people, `json` for machines (one object per line).
     #[arg(long, env = "DEPWAIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -116,6 +125,8 @@ pub struct Input {
     pub timeout: Sourced,
     /// The seed's poll interval, validated only.
     pub retry_interval: Option<Sourced>,
+    /// Interval of the "still waiting" line.
+    pub heartbeat: Sourced,
     /// Log format.
     pub log_format: LogFormat,
     /// Termination-message path.
@@ -164,6 +175,12 @@ impl Input {
             retry_interval: cli
                 .retry_interval
                 .map(|t| sourced("retry_interval", "--retry-interval", "RETRY_INTERVAL", t)),
+            heartbeat: sourced(
+                "heartbeat",
+                "--heartbeat",
+                "DEPWAIT_HEARTBEAT",
+                cli.heartbeat,
+            ),
             log_format: cli.log_format,
             termination_log: cli.termination_log,
         }

@@ -28,6 +28,8 @@ pub struct Config {
     pub timeout: Option<Duration>,
     /// The seed's poll interval: validated for compatibility, never used to delay anything.
     pub retry_interval: Option<Duration>,
+    /// Interval of the "still waiting" line; `None` turns it off.
+    pub heartbeat: Option<Duration>,
     /// How progress is logged.
     pub log_format: LogFormat,
     /// Where the failure summary goes.
@@ -61,6 +63,7 @@ impl Config {
             .as_ref()
             .map(|v| parse_duration(v, "RETRY_INTERVAL=15 or --retry-interval 2s"))
             .transpose()?;
+        let heartbeat = parse_duration(&input.heartbeat, "--heartbeat 30s, or 0 to turn it off")?;
 
         let mut dependencies = Vec::new();
         for (i, spec) in input.pods.iter().enumerate() {
@@ -80,6 +83,7 @@ impl Config {
             dependencies,
             timeout: (!timeout.is_zero()).then_some(timeout),
             retry_interval,
+            heartbeat: (!heartbeat.is_zero()).then_some(heartbeat),
             log_format: input.log_format,
             termination_log: input.termination_log,
         })
@@ -295,6 +299,7 @@ mod tests {
             namespace_label_dict: None,
             timeout: sourced("TIMEOUT", "300"),
             retry_interval: None,
+            heartbeat: sourced("--heartbeat", "30s"),
             log_format: LogFormat::Text,
             termination_log: "/dev/termination-log".into(),
         }

@@ -60,8 +60,9 @@ pub async fn run(config: Config) -> ExitCode {
         &watches,
         rx,
         deadline,
+        config.heartbeat,
         shutdown_signal(),
-        report::changed,
+        &mut report::LogProgress,
     )
     .await;
     // Stop the watchers before writing anything: the wait is over.

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::aggregate::{Board, Outcome, Signal};
+use crate::aggregate::{Board, Outcome, Progress, Signal};
 use crate::dependency::Dependency;
 use crate::readiness::Readiness;
 
@@ -27,14 +27,42 @@ pub fn starting(board: &Board, timeout: Option<Duration>) {
     );
 }
 
-/// Log a dependency whose verdict changed.
-pub fn changed(dep: &Dependency, readiness: &Readiness) {
-    tracing::info!(
-        dependency = %dep,
-        ready = readiness.ready,
-        "{dep}: {}",
-        readiness.summary
-    );
+/// Progress as log lines on stderr.
+pub struct LogProgress;
+
+impl Progress for LogProgress {
+    fn changed(&mut self, dep: &Dependency, readiness: &Readiness) {
+        tracing::info!(
+            dependency = %dep,
+            ready = readiness.ready,
+            "{dep}: {}",
+            readiness.summary
+        );
+    }
+
+    fn heartbeat(&mut self, board: &Board, remaining: Option<Duration>) {
+        let left = match remaining {
+            Some(r) => format!(
+                "{} left",
+                humantime::format_duration(Duration::from_secs(r.as_secs()))
+            ),
+            None => "no timeout".into(),
+        };
+        let waiting: Vec<String> = board
+            .verdicts()
+            .filter(|(_, r)| !r.ready)
+            .map(|(d, r)| format!("{d}: {}", r.summary))
+            .collect();
+        tracing::info!(
+            heartbeat = true,
+            not_ready = waiting.len(),
+            remaining_seconds = remaining.map(|r| r.as_secs()),
+            "still waiting ({left}); {} of {} not ready: {}",
+            waiting.len(),
+            board.dependencies().len(),
+            waiting.join(" | ")
+        );
+    }
 }
 
 /// The closing summary: one line on what happened, then each dependency not ready.

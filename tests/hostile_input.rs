@@ -81,6 +81,7 @@ proptest! {
             namespace_label_dict: dict.map(|d| sourced("NAMESPACE_LABEL_DICT", d)),
             timeout: sourced("TIMEOUT", timeout),
             retry_interval: retry.map(|r| sourced("RETRY_INTERVAL", r)),
+            heartbeat: sourced("--heartbeat", "30s".into()),
             log_format: LogFormat::Text,
             termination_log: PathBuf::from("/dev/null"),
         })?;
@@ -107,6 +108,7 @@ fn ten_megabyte_dict_is_refused_by_size() {
         namespace_label_dict: Some(sourced("NAMESPACE_LABEL_DICT", huge)),
         timeout: sourced("TIMEOUT", "300".into()),
         retry_interval: None,
+        heartbeat: sourced("--heartbeat", "30s".into()),
         log_format: LogFormat::Text,
         termination_log: PathBuf::from("/dev/null"),
     })

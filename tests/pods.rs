@@ -341,3 +341,38 @@ async fn sigint_exits_130() {
             .contains("interrupted by SIGINT"),
     );
 }
+
+/// A long wait shows it is alive: a periodic line with what is missing and the time left;
+/// `--heartbeat 0` turns it off.
+#[tokio::test]
+async fn heartbeat_says_what_is_missing() {
+    let env = TestEnv::get();
+    let ns = env.namespace("heartbeat").await;
+    env.create_pod(&ns, "web", &[("app", "web")]).await;
+    let done = Depwait::new()
+        .args(["--pods", &format!("{ns}:app=web"), "--timeout", "2s"])
+        .args(["--heartbeat", "300ms"])
+        .spawn()
+        .expect_exit(1)
+        .await;
+    let beats: Vec<&str> = done
+        .stderr
+        .lines()
+        .filter(|l| l.contains("still waiting ("))
+        .collect();
+    assert!(beats.len() >= 2, "{done:?}");
+    assert!(
+        beats[0].contains(&format!(
+            "s left); 1 of 1 not ready: {ns} app=web: 0/1 ready; web: Pending"
+        )),
+        "{done:?}"
+    );
+
+    let quiet = Depwait::new()
+        .args(["--pods", &format!("{ns}:app=web"), "--timeout", "1s"])
+        .args(["--heartbeat", "0"])
+        .spawn()
+        .expect_exit(1)
+        .await;
+    assert!(!quiet.stderr.contains("still waiting"), "{quiet:?}");
+}
