@@ -77,13 +77,7 @@ impl Board {
                 })
             })
             .collect();
-        let verdicts = vec![
-            Readiness {
-                ready: false,
-                summary: "listing pods".into(),
-            };
-            deps.len()
-        ];
+        let verdicts = vec![Readiness::unknown("listing pods".into()); deps.len()];
         let board = Self {
             last_live: vec![None; deps.len()],
             phases: vec![Phase::Listing; keys.len()],
@@ -124,14 +118,10 @@ impl Board {
                     self.last_live[dep] = Some(r.summary.clone());
                     r
                 }
-                Phase::Listing => Readiness {
-                    ready: false,
-                    summary: self.with_last_live(dep, "listing pods"),
-                },
-                Phase::Failing(reason) => Readiness {
-                    ready: false,
-                    summary: self.with_last_live(dep, &format!("API error, retrying: {reason}")),
-                },
+                Phase::Listing => Readiness::unknown(self.with_last_live(dep, "listing pods")),
+                Phase::Failing(reason) => Readiness::unknown(
+                    self.with_last_live(dep, &format!("API error, retrying: {reason}")),
+                ),
             };
             if readiness != self.verdicts[dep] {
                 self.verdicts[dep] = readiness.clone();

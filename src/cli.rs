@@ -39,13 +39,17 @@ or ~/.kube/config.";
 #[derive(Debug, Parser)]
 #[command(name = "depwait", version, after_long_help = AFTER_HELP)]
 pub struct Cli {
+    /// Without a command, depwait waits.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Pods to wait for, as NAMESPACE:SELECTOR[:MIN]. Repeat for more.
     ///
     /// SELECTOR is kubectl's label-selector grammar: `app=web`, `app!=web`, `tier in (a,b)`,
     /// `tier notin (a)`, `canary`, `!canary`, joined by commas. Without MIN every matching pod
     /// must be Ready (and at least one must exist); with MIN, at least MIN must be Ready,
     /// e.g. `db:app=zk:2` for a ZooKeeper quorum.
-    #[arg(long = "pods", value_name = "NS:SELECTOR[:MIN]")]
+    #[arg(long = "pods", value_name = "NS:SELECTOR[:MIN]", global = true)]
     pub pods: Vec<String>,
 
     /// The seed's JSON: {"namespace": [{"label": "value", ...}, ...], ...}.
@@ -56,19 +60,26 @@ pub struct Cli {
         long = "namespace-label-dict",
         env = "NAMESPACE_LABEL_DICT",
         value_name = "JSON",
-        hide_env_values = true
+        hide_env_values = true,
+        global = true
     )]
     pub namespace_label_dict: Option<String>,
 
     /// Give up after this long: `90s`, `5m`, `1h30m`, or bare seconds (`300`). `0` waits forever.
-    #[arg(long, env = "TIMEOUT", value_name = "DURATION", default_value = "300")]
+    #[arg(
+        long,
+        env = "TIMEOUT",
+        value_name = "DURATION",
+        default_value = "300",
+        global = true
+    )]
     pub timeout: String,
 
     /// Accepted for compatibility with pod-existence-check; validated, never used.
     ///
     /// depwait watches instead of polling, so this interval never delays a release: depwait
     /// exits the moment the last dependency turns Ready.
-    #[arg(long, env = "RETRY_INTERVAL", value_name = "DURATION")]
+    #[arg(long, env = "RETRY_INTERVAL", value_name = "DURATION", global = true)]
     pub retry_interval: Option<String>,
 
     /// Log a line saying what is still missing every DURATION while waiting; `0` turns it off.
@@ -81,7 +92,13 @@ pub struct Cli {
     pub heartbeat: String,
 
     /// Log format on stderr: `text` for people, `json` for machines (one object per line).
-    #[arg(long, env = "DEPWAIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(
+        long,
+        env = "DEPWAIT_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
     pub log_format: LogFormat,
 
     /// Where to write the summary on a non-zero exit (Kubernetes' termination-message file).
@@ -91,9 +108,27 @@ pub struct Cli {
         long,
         env = "DEPWAIT_TERMINATION_LOG",
         value_name = "PATH",
-        default_value = "/dev/termination-log"
+        default_value = "/dev/termination-log",
+        global = true
     )]
     pub termination_log: PathBuf,
+}
+
+/// What to do instead of waiting.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Judge every dependency once (one list per watched set, no watch) and print a table of
+    /// what is ready and why not. Exit 0 if all are ready, 1 if not, 3 if access is denied.
+    ///
+    /// Installed as `kubectl-depwait` on PATH, this is `kubectl depwait check ...`.
+    Check,
+    /// Print shell completions for bash, zsh, fish, elvish or powershell.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `depwait man > depwait.1`.
+    Man,
 }
 
 /// How progress is written to stderr.
@@ -117,6 +152,8 @@ pub struct Sourced {
 /// Everything the command line and environment said, before validation.
 #[derive(Debug, Clone)]
 pub struct Input {
+    /// `None`: wait.
+    pub command: Option<Command>,
     /// `--pods` values in the order given.
     pub pods: Vec<String>,
     /// The seed's JSON dependency list.
@@ -162,6 +199,7 @@ impl Input {
             text,
         };
         Input {
+            command: cli.command,
             pods: cli.pods,
             namespace_label_dict: cli.namespace_label_dict.map(|t| {
                 sourced(

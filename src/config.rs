@@ -295,6 +295,7 @@ mod tests {
 
     fn input() -> Input {
         Input {
+            command: None,
             pods: vec![],
             namespace_label_dict: None,
             timeout: sourced("TIMEOUT", "300"),

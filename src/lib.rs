@@ -12,12 +12,14 @@
 //! - [`api_error`]: which API errors are worth retrying; the exit-3 messages.
 //! - [`readiness`]: pure readiness rules for pods.
 //! - [`aggregate`]: the one future that releases when every dependency is Ready at once.
+//! - [`check`]: `depwait check`, one look at every dependency as a table.
 //! - [`report`]: progress lines, final summary, termination message.
 //! - [`exit`]: the exit-code contract.
 //! - [`telemetry`]: log set-up.
 
 pub mod aggregate;
 pub mod api_error;
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -1,12 +1,37 @@
-//! depwait: parse, validate, wait, and map the outcome to an exit code.
+//! depwait: parse, validate, wait (or check), and map the outcome to an exit code.
 
-use depwait::cli::Input;
+use std::io::IsTerminal;
+
+use clap::CommandFactory;
+use depwait::cli::{Cli, Command, Input};
 use depwait::config::Config;
 use depwait::exit::ExitCode;
-use depwait::{report, telemetry};
+use depwait::{client, report, telemetry};
 
 fn main() -> std::process::ExitCode {
     let input = Input::from_args();
+    match input.command {
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "depwait",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::Ready.into();
+        }
+        Some(Command::Man) => {
+            return match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::Ready.into(),
+                Err(e) => {
+                    eprintln!("depwait: cannot write the man page: {e}");
+                    ExitCode::Usage.into()
+                }
+            };
+        }
+        Some(Command::Check) | None => {}
+    }
+    let checking = matches!(input.command, Some(Command::Check));
     let termination_log = input.termination_log.clone();
     telemetry::init(input.log_format);
     let config = match Config::from_input(input) {
@@ -14,7 +39,9 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             // Usage errors go to stderr plainly (not as a log line), as clap's do.
             eprintln!("depwait: {e}");
-            report::write_termination_log(&termination_log, &format!("depwait: {e}"));
+            if !checking {
+                report::write_termination_log(&termination_log, &format!("depwait: {e}"));
+            }
             return ExitCode::Usage.into();
         }
     };
@@ -29,5 +56,26 @@ fn main() -> std::process::ExitCode {
             return ExitCode::ApiError.into();
         }
     };
+    if checking {
+        return runtime.block_on(check(config)).into();
+    }
     runtime.block_on(depwait::run(config)).into()
+}
+
+async fn check(config: Config) -> ExitCode {
+    let client = match client::infer().await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("depwait: {e}");
+            return ExitCode::Usage;
+        }
+    };
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let (code, text) = depwait::check::run(config.dependencies, client, color).await;
+    if code == ExitCode::ApiError {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    code
 }

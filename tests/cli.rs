@@ -187,3 +187,37 @@ fn unreachable_server_is_retried_until_the_timeout() {
     assert_eq!(stderr.matches("API error, retrying").count(), 2, "{stderr}");
     assert!(termination.contains("timed out after 3s"), "{termination}");
 }
+
+/// `depwait completions SHELL` prints a completion script naming the flags; `depwait man`
+/// prints a roff man page.
+#[test]
+fn completions_and_man_page() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef depwait"),
+        ("fish", "complete -c depwait"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_depwait"))
+            .args(["completions", shell])
+            .env_clear()
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{shell}");
+        assert!(
+            text.contains(marker) && text.contains("pods"),
+            "{shell}:\n{text}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_depwait"))
+        .arg("man")
+        .env_clear()
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains(".TH depwait") && text.contains("NAMESPACE_LABEL_DICT"),
+        "{text}"
+    );
+}

@@ -77,6 +77,7 @@ proptest! {
         retry in prop::option::of(duration_like()),
     ) {
         check(Input {
+            command: None,
             pods,
             namespace_label_dict: dict.map(|d| sourced("NAMESPACE_LABEL_DICT", d)),
             timeout: sourced("TIMEOUT", timeout),
@@ -104,6 +105,7 @@ proptest! {
 fn ten_megabyte_dict_is_refused_by_size() {
     let huge = format!(r#"{{"ns": [{{"app": "{}"}}]}}"#, "x".repeat(10 << 20));
     let e = Config::from_input(Input {
+        command: None,
         pods: vec![],
         namespace_label_dict: Some(sourced("NAMESPACE_LABEL_DICT", huge)),
         timeout: sourced("TIMEOUT", "300".into()),

@@ -376,3 +376,67 @@ async fn heartbeat_says_what_is_missing() {
         .await;
     assert!(!quiet.stderr.contains("still waiting"), "{quiet:?}");
 }
+
+/// `depwait check`: one look, a table with state, counts and each unready pod's reason;
+/// exit 1 while anything is not ready, 0 once all are.
+#[tokio::test]
+async fn check_prints_a_table_of_what_blocks() {
+    let env = TestEnv::get();
+    let ns = env.namespace("check").await;
+    let absent = env.unique_name("absent");
+    env.create_pod(&ns, "web-1", &[("app", "web")]).await;
+    env.set_pod_ready(&ns, "web-1", true).await;
+    env.create_pod(&ns, "web-2", &[("app", "web")]).await;
+    env.set_pod_status(
+        &ns,
+        "web-2",
+        serde_json::json!({
+            "phase": "Running",
+            "containerStatuses": [{"name": "app", "ready": false, "restartCount": 4, "image": "x",
+                "imageID": "", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]
+        }),
+    )
+    .await;
+    for (name, ready) in [("zk-0", true), ("zk-1", true), ("zk-2", false)] {
+        env.create_pod(&ns, name, &[("app", "zk")]).await;
+        env.set_pod_ready(&ns, name, ready).await;
+    }
+    let args = |extra: &[String]| {
+        let mut a = vec![
+            "check".to_string(),
+            "--pods".into(),
+            format!("{ns}:app=web"),
+            "--pods".into(),
+            format!("{ns}:app=zk:2"),
+        ];
+        a.extend_from_slice(extra);
+        a
+    };
+    let done = Depwait::new()
+        .args(args(&["--pods".into(), format!("{absent}:app=db")]))
+        .spawn()
+        .expect_exit(1)
+        .await;
+    // Column widths follow the namespace names' lengths; compare words, not spaces.
+    let normalised: Vec<String> = done
+        .stdout
+        .replace(&ns, "NS")
+        .replace(&absent, "ABSENT")
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        normalised,
+        [
+            "DEPENDENCY STATE READY DETAIL",
+            "NS app=web NOT READY 1/2 web-2: container app CrashLoopBackOff (restarts: 4)",
+            "NS app=zk (min 2) READY 2/3 (min 2)",
+            "ABSENT app=db NOT READY 0/0 no matching pods yet",
+        ],
+        "{done:?}"
+    );
+    assert!(!done.stdout.contains('\x1b'), "no colour when not a TTY");
+
+    env.set_pod_ready(&ns, "web-2", true).await;
+    Depwait::new().args(args(&[])).spawn().expect_exit(0).await;
+}

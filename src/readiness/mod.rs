@@ -8,6 +8,22 @@ pub mod pod;
 pub struct Readiness {
     /// True when this dependency alone would allow a release.
     pub ready: bool,
+    /// Counted objects that are Ready (pods now; endpoints and the like later).
+    pub ready_objects: usize,
+    /// Objects that count toward the dependency (terminating and finished pods do not).
+    pub counted_objects: usize,
     /// One line for people: counts and the first few reasons (`1/2 ready; web-7f9c: ...`).
     pub summary: String,
+}
+
+impl Readiness {
+    /// Not ready, nothing known about objects: while listing or after an error.
+    pub fn unknown(summary: String) -> Self {
+        Self {
+            ready: false,
+            ready_objects: 0,
+            counted_objects: 0,
+            summary,
+        }
+    }
 }

@@ -171,6 +171,8 @@ pub fn judge<'a>(min: Option<u32>, pods: impl IntoIterator<Item = &'a Pod>) -> R
     }
     Readiness {
         ready: is_ready,
+        ready_objects: ready,
+        counted_objects: counted,
         summary,
     }
 }

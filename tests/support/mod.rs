@@ -577,6 +577,8 @@ pub struct Running {
 pub struct Finished {
     /// Exit code (`None` if killed by a signal).
     pub code: Option<i32>,
+    /// Everything it printed on stdout.
+    pub stdout: String,
     /// Everything it logged.
     pub stderr: String,
     /// The termination message, if it wrote one.
@@ -587,8 +589,9 @@ impl std::fmt::Debug for Finished {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "exit code {:?}\n--- stderr\n{}--- termination log\n{}",
+            "exit code {:?}\n--- stdout\n{}--- stderr\n{}--- termination log\n{}",
             self.code,
+            self.stdout,
             self.stderr,
             self.termination_log.as_deref().unwrap_or("(none)")
         )
@@ -664,8 +667,13 @@ impl Running {
             }
         };
         let _ = (&mut self.drain).await;
+        let mut stdout = String::new();
+        if let Some(mut pipe) = self.child.stdout.take() {
+            let _ = pipe.read_to_string(&mut stdout).await;
+        }
         Finished {
             code: status.code(),
+            stdout,
             stderr: self.stderr(),
             termination_log: std::fs::read_to_string(&self.termination_log).ok(),
         }
