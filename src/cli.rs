@@ -91,9 +91,11 @@ pub struct Cli {
     )]
     pub heartbeat: String,
 
-    /// Log format on stderr: `text` for people, `json` for machines (one object per line).
+    /// Log format on stderr: `text` for people, `json` for machines (one object per line;
+    /// fields documented in the README). `--output json` is the same.
     #[arg(
         long,
+        visible_alias = "output",
         env = "DEPWAIT_LOG_FORMAT",
         value_enum,
         default_value_t = LogFormat::Text,

@@ -70,7 +70,8 @@ pub async fn run(config: Config) -> ExitCode {
     // Stop the watchers before writing anything: the wait is over.
     drop(watches);
 
-    let summary = report::summary(&outcome, &board, started.elapsed());
+    let elapsed = started.elapsed();
+    let summary = report::summary(&outcome, &board, elapsed);
     let code = match &outcome {
         Outcome::Ready => ExitCode::Ready,
         Outcome::TimedOut => ExitCode::TimedOut,
@@ -78,10 +79,8 @@ pub async fn run(config: Config) -> ExitCode {
         Outcome::Interrupted(Signal::Interrupt) => ExitCode::Interrupted,
         Outcome::Interrupted(Signal::Terminate) => ExitCode::Terminated,
     };
-    if code == ExitCode::Ready {
-        tracing::info!(outcome = "ready", "{summary}");
-    } else {
-        tracing::error!(outcome = ?code, "{summary}");
+    report::finished(&outcome, code, &board, elapsed, &summary);
+    if code != ExitCode::Ready {
         report::write_termination_log(&config.termination_log, &summary);
     }
     code

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::aggregate::{Board, Outcome, Progress, Signal};
 use crate::dependency::Dependency;
+use crate::exit::ExitCode;
 use crate::readiness::Readiness;
 
 /// The kubelet reads at most 4096 bytes of a termination message.
@@ -18,6 +19,7 @@ pub fn starting(board: &Board, timeout: Option<Duration>) {
         .map(|t| humantime::format_duration(t).to_string())
         .unwrap_or_else(|| "none".into());
     tracing::info!(
+        event = "start",
         dependencies = deps.len(),
         timeout = %timeout,
         "waiting for {} {}: {}",
@@ -33,8 +35,12 @@ pub struct LogProgress;
 impl Progress for LogProgress {
     fn changed(&mut self, dep: &Dependency, readiness: &Readiness) {
         tracing::info!(
+            event = "change",
             dependency = %dep,
             ready = readiness.ready,
+            ready_objects = readiness.ready_objects,
+            counted_objects = readiness.counted_objects,
+            summary = %readiness.summary,
             "{dep}: {}",
             readiness.summary
         );
@@ -54,7 +60,7 @@ impl Progress for LogProgress {
             .map(|(d, r)| format!("{d}: {}", r.summary))
             .collect();
         tracing::info!(
-            heartbeat = true,
+            event = "heartbeat",
             not_ready = waiting.len(),
             remaining_seconds = remaining.map(|r| r.as_secs()),
             "still waiting ({left}); {} of {} not ready: {}",
@@ -93,6 +99,40 @@ pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
             board.dependencies().len(),
             waiting.join("\n")
         )
+    }
+}
+
+/// Log the closing summary: `info` on success, `error` otherwise. In JSON it is the object
+/// with `"event": "summary"`.
+pub fn finished(outcome: &Outcome, code: ExitCode, board: &Board, elapsed: Duration, text: &str) {
+    let outcome = match outcome {
+        Outcome::Ready => "ready",
+        Outcome::TimedOut => "timeout",
+        Outcome::Fatal(_) => "api_error",
+        Outcome::Interrupted(Signal::Interrupt) => "interrupted",
+        Outcome::Interrupted(Signal::Terminate) => "terminated",
+    };
+    let not_ready = board.verdicts().filter(|(_, r)| !r.ready).count();
+    let elapsed_ms = elapsed.as_millis() as u64;
+    let exit_code = i32::from(code);
+    if code == ExitCode::Ready {
+        tracing::info!(
+            event = "summary",
+            outcome,
+            exit_code,
+            elapsed_ms,
+            not_ready,
+            "{text}"
+        );
+    } else {
+        tracing::error!(
+            event = "summary",
+            outcome,
+            exit_code,
+            elapsed_ms,
+            not_ready,
+            "{text}"
+        );
     }
 }
 

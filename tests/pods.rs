@@ -274,27 +274,78 @@ async fn sigterm_ends_the_wait_with_a_summary() {
     assert!(message.contains("no matching pods yet"), "{done:?}");
 }
 
-/// `--log-format json`: one JSON object per line, with the dependency and its readiness.
+/// `--output json` (= `--log-format json`): one JSON object per line, with the field names the
+/// README documents for each `event` kind. Tooling parses these; they must not drift.
 #[tokio::test]
-async fn json_logs_are_one_object_per_line() {
+async fn json_logs_keep_their_documented_schema() {
     let env = TestEnv::get();
     let ns = env.namespace("json").await;
     env.create_pod(&ns, "web", &[("app", "web")]).await;
+    let mut depwait = Depwait::new()
+        .args(["--pods", &format!("{ns}:app=web"), "--output", "json"])
+        .args(["--heartbeat", "200ms"])
+        .spawn();
+    depwait.wait_for_log("\"heartbeat\"", LIMIT).await;
     env.set_pod_ready(&ns, "web", true).await;
-    let done = Depwait::new()
-        .args(["--pods", &format!("{ns}:app=web"), "--log-format", "json"])
-        .spawn()
-        .expect_exit(0)
-        .await;
+    let done = depwait.expect_exit(0).await;
     let lines: Vec<serde_json::Value> = done
         .stderr
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect();
-    assert!(
-        lines
-            .iter()
-            .any(|l| l["dependency"] == format!("{ns} app=web") && l["ready"] == true),
+    let of = |kind: &str| -> Vec<&serde_json::Value> {
+        lines.iter().filter(|l| l["event"] == kind).collect()
+    };
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let common = ["event", "level", "message", "timestamp"];
+    let with = |extra: &[&str]| {
+        let mut k: Vec<String> = common.iter().chain(extra).map(|s| s.to_string()).collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(of("start")[0]),
+        with(&["dependencies", "timeout"]),
+        "{done:?}"
+    );
+    let change = of("change");
+    assert_eq!(
+        keys(change[0]),
+        with(&[
+            "counted_objects",
+            "dependency",
+            "ready",
+            "ready_objects",
+            "summary"
+        ]),
+        "{done:?}"
+    );
+    let last = change.last().unwrap();
+    assert_eq!(last["dependency"], format!("{ns} app=web"));
+    assert_eq!(
+        (last["ready"].clone(), last["ready_objects"].clone()),
+        (true.into(), 1.into())
+    );
+    assert_eq!(
+        keys(of("heartbeat")[0]),
+        with(&["not_ready", "remaining_seconds"]),
+        "{done:?}"
+    );
+    let summary = of("summary");
+    assert_eq!(
+        keys(summary[0]),
+        with(&["elapsed_ms", "exit_code", "not_ready", "outcome"]),
+        "{done:?}"
+    );
+    assert_eq!(summary[0]["outcome"], "ready");
+    assert_eq!(summary[0]["exit_code"], 0);
+    assert_eq!(
+        lines.len(),
+        1 + change.len() + of("heartbeat").len() + 1,
         "{done:?}"
     );
 }
