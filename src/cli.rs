@@ -91,6 +91,12 @@ pub struct Cli {
     )]
     pub heartbeat: String,
 
+    /// On a timeout or API error, record a Warning Event (reason DependenciesNotReady) on this
+    /// pod, named by the downward API: POD_NAME, POD_NAMESPACE and POD_UID. Needs `create` on
+    /// `events`.
+    #[arg(long, env = "DEPWAIT_EMIT_EVENTS", global = true)]
+    pub emit_events: bool,
+
     /// Log format on stderr: `text` for people, `json` for machines (one object per line;
     /// fields documented in the README). `--output json` is the same.
     #[arg(
@@ -166,6 +172,8 @@ pub struct Input {
     pub retry_interval: Option<Sourced>,
     /// Interval of the "still waiting" line.
     pub heartbeat: Sourced,
+    /// Record a Kubernetes Event on failure.
+    pub emit_events: bool,
     /// Log format.
     pub log_format: LogFormat,
     /// Termination-message path.
@@ -221,6 +229,7 @@ impl Input {
                 "DEPWAIT_HEARTBEAT",
                 cli.heartbeat,
             ),
+            emit_events: cli.emit_events,
             log_format: cli.log_format,
             termination_log: cli.termination_log,
         }

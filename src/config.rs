@@ -30,6 +30,8 @@ pub struct Config {
     pub retry_interval: Option<Duration>,
     /// Interval of the "still waiting" line; `None` turns it off.
     pub heartbeat: Option<Duration>,
+    /// Record a Kubernetes Event on the waiting pod on failure.
+    pub emit_events: bool,
     /// How progress is logged.
     pub log_format: LogFormat,
     /// Where the failure summary goes.
@@ -84,6 +86,7 @@ impl Config {
             timeout: (!timeout.is_zero()).then_some(timeout),
             retry_interval,
             heartbeat: (!heartbeat.is_zero()).then_some(heartbeat),
+            emit_events: input.emit_events,
             log_format: input.log_format,
             termination_log: input.termination_log,
         })
@@ -301,6 +304,7 @@ mod tests {
             timeout: sourced("TIMEOUT", "300"),
             retry_interval: None,
             heartbeat: sourced("--heartbeat", "30s"),
+            emit_events: false,
             log_format: LogFormat::Text,
             termination_log: "/dev/termination-log".into(),
         }

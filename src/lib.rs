@@ -14,6 +14,7 @@
 //! - [`aggregate`]: the one future that releases when every dependency is Ready at once.
 //! - [`check`]: `depwait check`, one look at every dependency as a table.
 //! - [`report`]: progress lines, final summary, termination message.
+//! - [`events`]: the optional Kubernetes Event on the waiting pod.
 //! - [`exit`]: the exit-code contract.
 //! - [`telemetry`]: log set-up.
 
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod dependency;
+pub mod events;
 pub mod exit;
 pub mod readiness;
 pub mod report;
@@ -82,6 +84,14 @@ pub async fn run(config: Config) -> ExitCode {
     report::finished(&outcome, code, &board, elapsed, &summary);
     if code != ExitCode::Ready {
         report::write_termination_log(&config.termination_log, &summary);
+        if config.emit_events && !matches!(outcome, Outcome::Interrupted(_)) {
+            match events::Target::from_env() {
+                Some(target) => events::emit(&client, &target, &summary).await,
+                None => tracing::warn!(
+                    "--emit-events needs POD_NAME and POD_NAMESPACE from the downward API; no Event recorded"
+                ),
+            }
+        }
     }
     code
 }

@@ -83,6 +83,7 @@ proptest! {
             timeout: sourced("TIMEOUT", timeout),
             retry_interval: retry.map(|r| sourced("RETRY_INTERVAL", r)),
             heartbeat: sourced("--heartbeat", "30s".into()),
+            emit_events: false,
             log_format: LogFormat::Text,
             termination_log: PathBuf::from("/dev/null"),
         })?;
@@ -111,6 +112,7 @@ fn ten_megabyte_dict_is_refused_by_size() {
         timeout: sourced("TIMEOUT", "300".into()),
         retry_interval: None,
         heartbeat: sourced("--heartbeat", "30s".into()),
+        emit_events: false,
         log_format: LogFormat::Text,
         termination_log: PathBuf::from("/dev/null"),
     })

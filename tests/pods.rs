@@ -491,3 +491,54 @@ async fn check_prints_a_table_of_what_blocks() {
     env.set_pod_ready(&ns, "web-2", true).await;
     Depwait::new().args(args(&[])).spawn().expect_exit(0).await;
 }
+
+/// `--emit-events`: on timeout, a Warning Event with reason DependenciesNotReady lands on the
+/// waiting pod (found through POD_NAME / POD_NAMESPACE; its UID looked up, as `kubectl
+/// describe` matches on it), with the documented permissions only.
+#[tokio::test]
+async fn timeout_records_a_warning_event_on_the_waiting_pod() {
+    use k8s_openapi::api::core::v1::{Event, Pod};
+    use kube::Api;
+
+    let env = TestEnv::get();
+    let ns = env.namespace("events").await;
+    env.create_pod(&ns, "app-7d4f", &[("app", "app")]).await;
+    env.grant(&ns, User::Alice, &["get", "list", "watch"], &["pods"])
+        .await;
+    env.grant(&ns, User::Alice, &["create"], &["events"]).await;
+    Depwait::new()
+        .user(User::Alice)
+        .args(["--pods", &format!("{ns}:app=db"), "--timeout", "1s"])
+        .args(["--emit-events"])
+        .env("POD_NAME", "app-7d4f")
+        .env("POD_NAMESPACE", &ns)
+        .spawn()
+        .expect_exit(1)
+        .await;
+
+    let admin = env.client(User::Admin).await;
+    let uid = Api::<Pod>::namespaced(admin.clone(), &ns)
+        .get("app-7d4f")
+        .await
+        .unwrap()
+        .metadata
+        .uid;
+    let events = Api::<Event>::namespaced(admin, &ns)
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items;
+    let event = events
+        .iter()
+        .find(|e| e.reason.as_deref() == Some("DependenciesNotReady"))
+        .unwrap_or_else(|| panic!("no depwait event among {events:?}"));
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert_eq!(event.involved_object.name.as_deref(), Some("app-7d4f"));
+    assert_eq!(event.involved_object.uid, uid);
+    let message = event.message.as_deref().unwrap_or_default();
+    assert!(message.contains("timed out after"), "{message}");
+    assert!(
+        message.contains(&format!("{ns} app=db: no matching pods yet")),
+        "{message}"
+    );
+}

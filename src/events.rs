@@ -1,0 +1,103 @@
+//! `--emit-events`: a Warning Event on the waiting pod when the wait fails, so
+//! `kubectl describe pod` and event-based alerting see why the pod is stuck in Init.
+//!
+//! The pod is named by the downward API (`POD_NAME`, `POD_NAMESPACE`, and ideally `POD_UID`:
+//! `kubectl describe` matches events by the pod's UID). Needs `create` on `events` in the pod's
+//! namespace, and `get` on `pods` there when `POD_UID` is not set.
+
+use std::time::SystemTime;
+
+use k8s_openapi::api::core::v1::{Event, Pod};
+use kube::api::PostParams;
+use kube::{Api, Client};
+use serde_json::json;
+
+/// The reason every depwait Event carries, for alert rules to match on.
+pub const REASON: &str = "DependenciesNotReady";
+
+/// Events cap messages at 1 KiB in practice (the API server truncates longer ones).
+const MESSAGE_LIMIT: usize = 1024;
+
+/// Which pod to put the Event on, from the downward-API variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `POD_NAME`.
+    pub name: String,
+    /// `POD_NAMESPACE`.
+    pub namespace: String,
+    /// `POD_UID`, when the pod spec passes it.
+    pub uid: Option<String>,
+}
+
+impl Target {
+    /// From `POD_NAME` / `POD_NAMESPACE` / `POD_UID`; `None` when the first two are not set.
+    pub fn from_env() -> Option<Self> {
+        let var = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
+        Some(Self {
+            name: var("POD_NAME")?,
+            namespace: var("POD_NAMESPACE")?,
+            uid: var("POD_UID"),
+        })
+    }
+}
+
+/// Record a Warning Event on `target` saying what is not ready. Best effort: a failure is
+/// logged and does not change the exit code.
+pub async fn emit(client: &Client, target: &Target, message: &str) {
+    let uid = match &target.uid {
+        Some(uid) => Some(uid.clone()),
+        None => Api::<Pod>::namespaced(client.clone(), &target.namespace)
+            .get(&target.name)
+            .await
+            .ok()
+            .and_then(|p| p.metadata.uid),
+    };
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let mut message = message.to_string();
+    if message.len() > MESSAGE_LIMIT {
+        let mut end = MESSAGE_LIMIT;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+    }
+    let event: Event = match serde_json::from_value(json!({
+        "metadata": {"generateName": format!("{}.depwait-", target.name)},
+        "involvedObject": {
+            "apiVersion": "v1", "kind": "Pod",
+            "name": target.name, "namespace": target.namespace, "uid": uid,
+        },
+        "reason": REASON,
+        "message": message,
+        "type": "Warning",
+        "source": {"component": "depwait"},
+        "reportingComponent": "depwait",
+        "reportingInstance": target.name,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    })) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!("cannot build the Event: {e}");
+            return;
+        }
+    };
+    match Api::<Event>::namespaced(client.clone(), &target.namespace)
+        .create(&PostParams::default(), &event)
+        .await
+    {
+        Ok(_) => tracing::info!(
+            event = "kubernetes_event",
+            "recorded Warning Event {REASON} on pod {}/{}",
+            target.namespace,
+            target.name
+        ),
+        Err(e) => tracing::warn!(
+            "could not record an Event on pod {}/{} (needs `create` on `events` in namespace \"{}\"): {e}",
+            target.namespace,
+            target.name,
+            target.namespace
+        ),
+    }
+}
