@@ -17,6 +17,12 @@ Examples:
   NAMESPACE_LABEL_DICT='{\"namespace-1\": [{\"app\": \"MyApp\", \"environment\": \"dev\"}]}' \\
   TIMEOUT=300 RETRY_INTERVAL=15 depwait
 
+  # At 3 a.m.: what is this rollout waiting for? One look, a table, no waiting.
+  depwait check --pods 'shop:app=web' --pods 'db:app=zk:2'     # or: kubectl depwait check ...
+
+  # Machine-readable progress for CI and GitOps tooling, and an Event on the pod on failure.
+  depwait --pods 'db:app=zk:2' --output json --emit-events
+
 Readiness: a pod counts unless it is terminating (deletionTimestamp set) or finished
 (Succeeded/Failed, e.g. evicted). Without MIN, a dependency is ready when at least one pod counts
 and every counted pod has condition Ready=True; with MIN, when at least MIN counted pods are Ready.
@@ -28,7 +34,8 @@ Exit codes:
   1    timed out
   2    bad configuration or usage; nothing was sent to the API server
   3    access denied, or another API error that waiting cannot fix
-  130  interrupted by SIGINT; 143: terminated by SIGTERM
+  130  interrupted by SIGINT
+  143  terminated by SIGTERM (e.g. the pod is being deleted)
 
 On a non-zero exit, a summary of what was not ready is written to the termination-message file
 (DEPWAIT_TERMINATION_LOG, default /dev/termination-log) so `kubectl describe pod` shows it.
