@@ -137,6 +137,14 @@ pub enum Command {
     ///
     /// Installed as `kubectl-depwait` on PATH, this is `kubectl depwait check ...`.
     Check,
+    /// Print the least RBAC (YAML) for exactly the dependencies given: per namespace, a Role
+    /// with get/list/watch on pods and a RoleBinding to the service account. Pipe it to
+    /// `kubectl apply -f -`.
+    Rbac {
+        /// The waiting pod's service account, as NAMESPACE/NAME.
+        #[arg(long, value_name = "NS/NAME")]
+        service_account: String,
+    },
     /// Print shell completions for bash, zsh, fish, elvish or powershell.
     Completions {
         /// The shell to complete for.

@@ -15,6 +15,7 @@
 //! - [`check`]: `depwait check`, one look at every dependency as a table.
 //! - [`report`]: progress lines, final summary, termination message.
 //! - [`events`]: the optional Kubernetes Event on the waiting pod.
+//! - [`rbac`]: `depwait rbac`, the least RBAC for the dependencies given.
 //! - [`exit`]: the exit-code contract.
 //! - [`telemetry`]: log set-up.
 
@@ -27,6 +28,7 @@ pub mod config;
 pub mod dependency;
 pub mod events;
 pub mod exit;
+pub mod rbac;
 pub mod readiness;
 pub mod report;
 pub mod selector;

@@ -29,7 +29,24 @@ fn main() -> std::process::ExitCode {
                 }
             };
         }
-        Some(Command::Check) | None => {}
+        Some(Command::Check | Command::Rbac { .. }) | None => {}
+    }
+    if let Some(Command::Rbac { service_account }) = &input.command {
+        let sa = depwait::rbac::ServiceAccount::parse(service_account);
+        let emit_events = input.emit_events;
+        return match (sa, Config::from_input(input.clone())) {
+            (Ok(sa), Ok(config)) => {
+                print!(
+                    "{}",
+                    depwait::rbac::render(&config.dependencies, &sa, emit_events)
+                );
+                ExitCode::Ready.into()
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("depwait: {e}");
+                ExitCode::Usage.into()
+            }
+        };
     }
     let checking = matches!(input.command, Some(Command::Check));
     let termination_log = input.termination_log.clone();

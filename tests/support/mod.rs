@@ -218,6 +218,21 @@ impl TestEnv {
     }
 
     fn write_kubeconfig(&self, user: User) {
+        let token = format!("{}-token", user.name());
+        self.write_token_kubeconfig(&self.kubeconfig(user), user.name(), &token);
+    }
+
+    /// A kubeconfig authenticating with `token` (e.g. a service account's, from TokenRequest).
+    pub fn token_kubeconfig(&self, token: &str) -> PathBuf {
+        let path = self.dir.path().join(format!(
+            "kubeconfig-token-{}.yaml",
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        self.write_token_kubeconfig(&path, "token-user", token);
+        path
+    }
+
+    fn write_token_kubeconfig(&self, path: &Path, user: &str, token: &str) {
         let ca = std::fs::read(self.dir.path().join("certs/apiserver.crt")).unwrap();
         let config = json!({
             "apiVersion": "v1",
@@ -226,11 +241,11 @@ impl TestEnv {
                 "server": self.server,
                 "certificate-authority-data": base64(&ca),
             }}],
-            "users": [{"name": user.name(), "user": {"token": format!("{}-token", user.name())}}],
-            "contexts": [{"name": "envtest", "context": {"cluster": "envtest", "user": user.name()}}],
+            "users": [{"name": user, "user": {"token": token}}],
+            "contexts": [{"name": "envtest", "context": {"cluster": "envtest", "user": user}}],
             "current-context": "envtest",
         });
-        std::fs::write(self.kubeconfig(user), config.to_string()).unwrap();
+        std::fs::write(path, config.to_string()).unwrap();
     }
 
     /// A kubeconfig file (JSON is valid YAML) authenticating as `user` with TLS verification.
@@ -488,6 +503,7 @@ fn depwait_binary() -> PathBuf {
 /// A depwait invocation being prepared.
 pub struct Depwait {
     user: User,
+    kubeconfig: Option<PathBuf>,
     args: Vec<String>,
     env: Vec<(String, String)>,
 }
@@ -497,6 +513,7 @@ impl Depwait {
     pub fn new() -> Self {
         Depwait {
             user: User::Admin,
+            kubeconfig: None,
             args: Vec::new(),
             env: Vec::new(),
         }
@@ -505,6 +522,12 @@ impl Depwait {
     /// Authenticate as `user`.
     pub fn user(mut self, user: User) -> Self {
         self.user = user;
+        self
+    }
+
+    /// Use this kubeconfig instead of a [`User`]'s.
+    pub fn kubeconfig(mut self, path: PathBuf) -> Self {
+        self.kubeconfig = Some(path);
         self
     }
 
@@ -529,7 +552,10 @@ impl Depwait {
         let mut child = tokio::process::Command::new(depwait_binary())
             .args(&self.args)
             .env_clear()
-            .env("KUBECONFIG", env.kubeconfig(self.user))
+            .env(
+                "KUBECONFIG",
+                self.kubeconfig.unwrap_or_else(|| env.kubeconfig(self.user)),
+            )
             .env("DEPWAIT_TERMINATION_LOG", &termination_log)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
