@@ -121,8 +121,8 @@ mod tests {
             &sa,
             false,
         );
-        assert_eq!(yaml.matches("kind: Role\n").count(), 2);
-        assert_eq!(yaml.matches("kind: RoleBinding\n").count(), 2);
+        assert_eq!(yaml.matches("\nkind: Role\n").count(), 2);
+        assert_eq!(yaml.matches("\nkind: RoleBinding\n").count(), 2);
         assert!(
             yaml.contains("# depwait watches pods in namespace db for: db app=zk; db app=mysql")
         );
