@@ -14,3 +14,11 @@ demo:
 # Build (or find) the kube-apiserver + etcd the tests use; prints their directory.
 assets:
     bash scripts/envtest-assets.sh
+
+# Build the static binary and the FROM-scratch image with podman, buildah or docker.
+image:
+    bash scripts/image.sh
+
+# depwait against the polling tools, side by side; writes bench/RESULTS.md.
+bench:
+    bash bench/run.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Provide kube-apiserver + etcd for the integration tests, envtest-style.
+# Provide kube-apiserver + etcd (and kubectl, when built here) for the integration tests,
+# envtest-style.
 #
-# Prints the directory holding both binaries on stdout (everything else goes to stderr).
+# Prints the directory holding the binaries on stdout (everything else goes to stderr).
 #
 # Order of preference:
 #   1. $KUBEBUILDER_ASSETS, when it already holds kube-apiserver and etcd (controller-runtime's
@@ -22,7 +23,9 @@ if [[ -n "${KUBEBUILDER_ASSETS:-}" ]] && has_assets "$KUBEBUILDER_ASSETS"; then
 fi
 
 cache=${DEPWAIT_ASSETS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/depwait/envtest}
-if has_assets "$cache"; then
+# kubectl (same source, same build) is cached too: the kustomize test and the benchmark's
+# `kubectl wait` peer use it. envtest's own layout ships it as well.
+if has_assets "$cache" && [[ -x "$cache/kubectl" ]]; then
   echo "$cache"
   exit 0
 fi
@@ -65,17 +68,21 @@ reflect2=/usr/share/gocode/src/github.com/modern-go/reflect2
 rm -rf src/vendor/github.com/modern-go/reflect2
 cp -r "$reflect2" src/vendor/github.com/modern-go/reflect2
 
-log "building kube-apiserver (several minutes)"
+log "building kube-apiserver and kubectl (several minutes)"
 (
   cd src
   export GOFLAGS=-mod=vendor GOCACHE="$work/gocache" GOPATH="$work/gopath" GOTOOLCHAIN=local
-  make WHAT=cmd/kube-apiserver >&2
+  make WHAT="cmd/kube-apiserver cmd/kubectl" >&2
 )
 bin=$(find src/_output -type f -name kube-apiserver -perm -u+x | head -n 1)
 [[ -n $bin ]] || { log "build produced no kube-apiserver"; exit 1; }
 
+kubectl_bin=$(find src/_output -type f -name kubectl -perm -u+x | head -n 1)
+[[ -n $kubectl_bin ]] || { log "build produced no kubectl"; exit 1; }
+
 mkdir -p "$cache"
 cp "$bin" "$cache/kube-apiserver.tmp" && mv "$cache/kube-apiserver.tmp" "$cache/kube-apiserver"
+cp "$kubectl_bin" "$cache/kubectl.tmp" && mv "$cache/kubectl.tmp" "$cache/kubectl"
 etcd_bin=$(command -v etcd || echo /usr/bin/etcd)
 cp "$etcd_bin" "$cache/etcd.tmp" && mv "$cache/etcd.tmp" "$cache/etcd"
 log "cached in $cache"

@@ -5,16 +5,19 @@
 //! reference model; [`wait`] drives it from the watchers' updates.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
+use kube::api::DynamicObject;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 use crate::api_error::FatalApiError;
-use crate::dependency::{Dependency, WatchKey};
+use crate::dependency::{Dependency, SourceKey, Target};
+use crate::readiness::endpoints::{self, ServiceKind};
 use crate::readiness::{Readiness, pod};
-use crate::watch::{Phase, PodWatch, Update};
+use crate::watch::{Phase, Update};
 
 /// How a wait ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,19 +41,44 @@ pub enum Signal {
     Terminate,
 }
 
-/// Each dependency's current verdict, and what each watcher's store can be trusted for.
+/// What the board knows of one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SourceState {
+    /// A watcher: whether its store can be trusted.
+    Watch(Phase),
+    /// A probe: its last result (`None` before the first).
+    Probe(Option<(bool, String)>),
+}
+
+/// Read access to the sources' objects (the watchers' stores, or a one-off list in `check`).
+pub trait View {
+    /// The pods of source `source`.
+    fn pods(&self, source: usize) -> Vec<Arc<Pod>>;
+    /// The untyped objects of source `source`.
+    fn dynamic(&self, source: usize) -> Vec<Arc<DynamicObject>>;
+}
+
+/// Each dependency's current verdict, and what each source can be trusted for.
 #[derive(Debug, Clone)]
 pub struct Board {
     /// What is waited for.
     deps: Vec<Dependency>,
-    /// For each dependency, the index of the watcher that feeds it.
-    watch_of: Vec<usize>,
-    /// Each watcher's phase; a dependency counts as Ready only while its watcher is live.
-    phases: Vec<Phase>,
+    /// Every distinct source, by index; dependencies with equal keys share one.
+    keys: Vec<SourceKey>,
+    /// For each dependency, its sources' indexes, in [`Dependency::sources`] order.
+    sources_of: Vec<Vec<usize>>,
+    /// For each source, its phase or probe result.
+    states: Vec<SourceState>,
     /// Each dependency's verdict as last judged.
     verdicts: Vec<Readiness>,
-    /// Each dependency's last verdict from a live store, kept to explain outages.
+    /// Each dependency's last verdict from live stores, kept to explain outages.
     last_live: Vec<Option<String>>,
+    /// Probes a judgement needs that no source provides yet (an ExternalName Service's name):
+    /// the waiting loop starts them.
+    wanted: Vec<SourceKey>,
+    /// For each Service dependency last seen as `type: ExternalName`, that external name: its
+    /// DNS probe feeds the dependency too.
+    external_of: Vec<Option<String>>,
 }
 
 /// A dependency whose verdict changed, for progress logs.
@@ -63,29 +91,38 @@ pub struct Change {
 }
 
 impl Board {
-    /// A board for `deps`, each fed by the watcher of its key; returns the distinct keys too, in
-    /// watcher order.
-    pub fn new(deps: Vec<Dependency>) -> (Self, Vec<WatchKey>) {
-        let mut keys: Vec<WatchKey> = Vec::new();
-        let watch_of = deps
-            .iter()
-            .map(|d| {
-                let key = d.watch_key();
-                keys.iter().position(|k| *k == key).unwrap_or_else(|| {
-                    keys.push(key);
-                    keys.len() - 1
-                })
-            })
-            .collect();
-        let verdicts = vec![Readiness::unknown("listing pods".into()); deps.len()];
-        let board = Self {
+    /// A board for `deps`; returns the distinct sources too, in index order.
+    pub fn new(deps: Vec<Dependency>) -> (Self, Vec<SourceKey>) {
+        let mut board = Self {
+            keys: Vec::new(),
+            sources_of: Vec::new(),
+            states: Vec::new(),
+            verdicts: vec![Readiness::unknown("starting".into()); deps.len()],
             last_live: vec![None; deps.len()],
-            phases: vec![Phase::Listing; keys.len()],
-            deps,
-            watch_of,
-            verdicts,
+            wanted: Vec::new(),
+            external_of: vec![None; deps.len()],
+            deps: Vec::new(),
         };
+        for dep in &deps {
+            let sources = dep.sources().into_iter().map(|k| board.source(k)).collect();
+            board.sources_of.push(sources);
+        }
+        board.deps = deps;
+        let keys = board.keys.clone();
         (board, keys)
+    }
+
+    /// The index of source `key`, added if new.
+    fn source(&mut self, key: SourceKey) -> usize {
+        if let Some(i) = self.keys.iter().position(|k| *k == key) {
+            return i;
+        }
+        self.states.push(match key {
+            SourceKey::Watch(_) => SourceState::Watch(Phase::Listing),
+            SourceKey::Dns(_) => SourceState::Probe(None),
+        });
+        self.keys.push(key);
+        self.keys.len() - 1
     }
 
     /// The dependencies, in the order given.
@@ -93,36 +130,38 @@ impl Board {
         &self.deps
     }
 
-    /// Record a watcher's new phase.
-    pub fn set_phase(&mut self, watch: usize, phase: Phase) {
-        self.phases[watch] = phase;
+    /// Every source, by index.
+    pub fn sources(&self) -> &[SourceKey] {
+        &self.keys
     }
 
-    /// Re-judge every dependency fed by `watch` from that watcher's objects; returns the
-    /// dependencies whose verdict changed.
-    pub fn rejudge(
-        &mut self,
-        watch: usize,
-        pods: impl Fn() -> Vec<std::sync::Arc<Pod>>,
-    ) -> Vec<Change> {
+    /// Record a watcher's new phase.
+    pub fn set_phase(&mut self, source: usize, phase: Phase) {
+        self.states[source] = SourceState::Watch(phase);
+    }
+
+    /// Record a probe's new result.
+    pub fn set_probe(&mut self, source: usize, ready: bool, detail: String) {
+        self.states[source] = SourceState::Probe(Some((ready, detail)));
+    }
+
+    /// Probes the last judgements asked for and no source provides: add each as a source
+    /// (returned with its index) and start it, then re-judge it.
+    pub fn take_wanted(&mut self) -> Vec<(usize, SourceKey)> {
+        std::mem::take(&mut self.wanted)
+            .into_iter()
+            .map(|key| (self.source(key.clone()), key))
+            .collect()
+    }
+
+    /// Re-judge every dependency that reads `source`; returns those whose verdict changed.
+    pub fn rejudge(&mut self, source: usize, view: &dyn View) -> Vec<Change> {
         let mut changes = Vec::new();
-        let mut snapshot: Option<Vec<std::sync::Arc<Pod>>> = None;
         for dep in 0..self.deps.len() {
-            if self.watch_of[dep] != watch {
+            if !self.reads(dep, source) {
                 continue;
             }
-            let readiness = match &self.phases[watch] {
-                Phase::Live => {
-                    let pods = snapshot.get_or_insert_with(&pods);
-                    let r = pod::judge(self.deps[dep].min, pods.iter().map(|p| p.as_ref()));
-                    self.last_live[dep] = Some(r.summary.clone());
-                    r
-                }
-                Phase::Listing => Readiness::unknown(self.with_last_live(dep, "listing pods")),
-                Phase::Failing(reason) => Readiness::unknown(
-                    self.with_last_live(dep, &format!("API error, retrying: {reason}")),
-                ),
-            };
+            let readiness = self.judge(dep, view);
             if readiness != self.verdicts[dep] {
                 self.verdicts[dep] = readiness.clone();
                 changes.push(Change { dep, readiness });
@@ -131,14 +170,128 @@ impl Board {
         changes
     }
 
-    fn with_last_live(&self, dep: usize, what: &str) -> String {
-        match &self.last_live[dep] {
-            Some(last) => format!("{what} (last seen: {last})"),
-            None => what.to_string(),
+    /// Whether dependency `dep` reads `source`, directly or through the probe its
+    /// ExternalName Service asked for.
+    fn reads(&self, dep: usize, source: usize) -> bool {
+        if self.sources_of[dep].contains(&source) {
+            return true;
+        }
+        match (&self.keys[source], &self.external_of[dep]) {
+            (SourceKey::Dns(name), Some(external)) => name == external,
+            _ => false,
         }
     }
 
-    /// True when every dependency is Ready now, each from a live store.
+    fn judge(&mut self, dep: usize, view: &dyn View) -> Readiness {
+        let sources = self.sources_of[dep].clone();
+        match self.deps[dep].target.clone() {
+            Target::Pods { min, .. } => {
+                let s = sources[0];
+                if let Some(waiting) = self.not_live(dep, &[s], "listing pods") {
+                    return waiting;
+                }
+                let r = pod::judge(min, view.pods(s).iter().map(|p| p.as_ref()));
+                self.last_live[dep] = Some(r.summary.clone());
+                r
+            }
+            Target::Service(t) => {
+                let (svc, eps) = (sources[0], sources[1]);
+                if let Some(waiting) = self.not_live(dep, &[svc], "listing services") {
+                    return waiting;
+                }
+                let service = view.dynamic(svc).into_iter().next();
+                self.external_of[dep] = None;
+                let r = match service.as_deref().map(endpoints::service_kind) {
+                    None => match (&t.absolute_fallback, sources.get(2)) {
+                        (Some(name), Some(&probe)) => {
+                            let (ready, detail) = self.probe(probe);
+                            Readiness {
+                                ready,
+                                ready_objects: usize::from(ready),
+                                counted_objects: 1,
+                                summary: format!(
+                                    "no Service {} in namespace {}, and {name} {}",
+                                    t.name,
+                                    t.namespace,
+                                    if ready {
+                                        format!("resolves ({detail})")
+                                    } else {
+                                        format!("does not resolve: {detail}")
+                                    }
+                                ),
+                            }
+                        }
+                        _ => Readiness::unknown(format!(
+                            "Service {}/{} does not exist yet",
+                            t.namespace, t.name
+                        )),
+                    },
+                    Some(ServiceKind::ExternalName(name)) => {
+                        self.external_of[dep] = Some(name.clone());
+                        let key = SourceKey::Dns(name.clone());
+                        let (ready, detail) = match self.keys.iter().position(|k| *k == key) {
+                            Some(probe) => self.probe(probe),
+                            None => {
+                                self.wanted.push(key);
+                                (false, "resolving".into())
+                            }
+                        };
+                        Readiness {
+                            ready,
+                            ready_objects: usize::from(ready),
+                            counted_objects: 1,
+                            summary: format!("ExternalName {name}: {detail}"),
+                        }
+                    }
+                    Some(ServiceKind::Endpoints) => {
+                        if let Some(waiting) = self.not_live(dep, &[eps], "listing endpoints") {
+                            return waiting;
+                        }
+                        endpoints::judge(t.min, t.hostname.as_deref(), &view.dynamic(eps))
+                    }
+                };
+                self.last_live[dep] = Some(r.summary.clone());
+                r
+            }
+            Target::Dns { .. } => {
+                let (ready, detail) = self.probe(sources[0]);
+                Readiness {
+                    ready,
+                    ready_objects: usize::from(ready),
+                    counted_objects: 1,
+                    summary: detail,
+                }
+            }
+        }
+    }
+
+    /// A probe's result; not ready while it has none.
+    fn probe(&self, source: usize) -> (bool, String) {
+        match &self.states[source] {
+            SourceState::Probe(Some((ready, detail))) => (*ready, detail.clone()),
+            _ => (false, "resolving".into()),
+        }
+    }
+
+    /// The not-ready verdict while any of `sources` is not live; `None` when all are.
+    fn not_live(&self, dep: usize, sources: &[usize], listing: &str) -> Option<Readiness> {
+        for &s in sources {
+            let what = match &self.states[s] {
+                SourceState::Watch(Phase::Live) | SourceState::Probe(_) => continue,
+                SourceState::Watch(Phase::Listing) => listing.to_string(),
+                SourceState::Watch(Phase::Failing(reason)) => {
+                    format!("API error, retrying: {reason}")
+                }
+            };
+            return Some(Readiness::unknown(match &self.last_live[dep] {
+                Some(last) => format!("{what} (last seen: {last})"),
+                None => what,
+            }));
+        }
+        None
+    }
+
+    /// True when every dependency is Ready now, each from live stores.
     pub fn all_ready(&self) -> bool {
         self.verdicts.iter().all(|v| v.ready)
     }
@@ -157,11 +310,18 @@ pub trait Progress {
     fn heartbeat(&mut self, board: &Board, remaining: Option<Duration>);
 }
 
+/// The running sources, as the waiting loop needs them.
+pub trait Sources: View {
+    /// Start probing `key` as source `index` (an ExternalName Service's name, found while
+    /// waiting); its results arrive as [`Update::Probe`].
+    fn start_probe(&mut self, index: usize, key: &SourceKey);
+}
+
 /// Wait until every dependency is Ready at once, `deadline` passes, `shutdown` resolves, or a
 /// watcher reports a fatal error. `heartbeat` is the interval of [`Progress::heartbeat`].
 pub async fn wait(
     board: &mut Board,
-    watches: &[PodWatch],
+    sources: &mut impl Sources,
     mut updates: UnboundedReceiver<Update>,
     deadline: Option<Instant>,
     heartbeat: Option<Duration>,
@@ -181,7 +341,7 @@ pub async fn wait(
         i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         i
     });
-    let mut touched = vec![false; watches.len()];
+    let mut touched = vec![false; board.sources().len()];
     loop {
         // Signal and deadline first: a flood of updates must not starve them.
         let first = tokio::select! {
@@ -203,23 +363,39 @@ pub async fn wait(
                     touched[index] = true;
                 }
                 Update::Changed { index } => touched[index] = true,
+                Update::Probe {
+                    index,
+                    ready,
+                    detail,
+                } => {
+                    board.set_probe(index, ready, detail);
+                    touched[index] = true;
+                }
                 Update::Fatal { error, .. } => return Outcome::Fatal(error),
             }
             next = updates.try_recv().ok();
         }
-        for (index, flag) in touched.iter_mut().enumerate() {
-            if std::mem::take(flag) {
-                let store = &watches[index].store;
-                for change in board.rejudge(index, || store.state()) {
-                    progress.changed(&board.deps[change.dep], &change.readiness);
+        // Judging may ask for new probes (ExternalName Services); those are judged at once,
+        // as "resolving", and again when their first result comes.
+        while touched.iter().any(|t| *t) {
+            for (index, flag) in touched.iter_mut().enumerate() {
+                if std::mem::take(flag) {
+                    for change in board.rejudge(index, sources) {
+                        progress.changed(&board.deps[change.dep], &change.readiness);
+                    }
                 }
+            }
+            for (index, key) in board.take_wanted() {
+                sources.start_probe(index, &key);
+                touched.resize(board.sources().len(), false);
+                touched[index] = true;
             }
         }
         if board.all_ready() {
             return Outcome::Ready;
         }
         if updates.is_closed() && updates.is_empty() {
-            // Every watcher task ended without a fatal error: cannot happen while they loop
+            // Every source task ended without a fatal error: cannot happen while they loop
             // forever, but never spin on a closed channel.
             std::future::pending::<()>().await;
         }
@@ -229,15 +405,17 @@ pub async fn wait(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dependency::ServiceTarget;
     use crate::selector::LabelSelector;
     use serde_json::json;
-    use std::sync::Arc;
 
     fn dep(ns: &str, sel: &str, min: Option<u32>) -> Dependency {
         Dependency {
-            namespace: ns.into(),
-            selector: LabelSelector::parse(sel).unwrap(),
-            min,
+            target: Target::Pods {
+                namespace: ns.into(),
+                selector: LabelSelector::parse(sel).unwrap(),
+                min,
+            },
             origin: "test".into(),
         }
     }
@@ -253,6 +431,31 @@ mod tests {
         )
     }
 
+    /// Sources as plain vectors, by index.
+    #[derive(Default)]
+    struct Fake {
+        pods: Vec<Vec<Arc<Pod>>>,
+        dynamic: Vec<Vec<Arc<DynamicObject>>>,
+    }
+
+    impl Fake {
+        fn with_pods(pods: Vec<Vec<Arc<Pod>>>) -> Self {
+            Self {
+                pods,
+                ..Self::default()
+            }
+        }
+    }
+
+    impl View for Fake {
+        fn pods(&self, source: usize) -> Vec<Arc<Pod>> {
+            self.pods.get(source).cloned().unwrap_or_default()
+        }
+        fn dynamic(&self, source: usize) -> Vec<Arc<DynamicObject>> {
+            self.dynamic.get(source).cloned().unwrap_or_default()
+        }
+    }
+
     #[test]
     fn dependencies_with_the_same_namespace_and_selector_share_a_watcher() {
         let (board, keys) = Board::new(vec![
@@ -261,23 +464,23 @@ mod tests {
             dep("a", "app=x", Some(2)),
         ]);
         assert_eq!(keys.len(), 2);
-        assert_eq!(board.watch_of, vec![0, 1, 0]);
+        assert_eq!(board.sources_of, vec![vec![0], vec![1], vec![0]]);
     }
 
     #[test]
     fn ready_only_from_a_live_store() {
         let (mut board, _) = Board::new(vec![dep("a", "app=x", None)]);
-        let pods = || vec![pod("p", true)];
+        let pods = Fake::with_pods(vec![vec![pod("p", true)]]);
         // While listing, a store that still shows a Ready pod does not count.
-        board.rejudge(0, pods);
+        board.rejudge(0, &pods);
         assert!(!board.all_ready());
         board.set_phase(0, Phase::Live);
-        let changes = board.rejudge(0, pods);
+        let changes = board.rejudge(0, &pods);
         assert_eq!(changes.len(), 1);
         assert!(board.all_ready());
         // An error makes the store untrustworthy until the next complete list.
         board.set_phase(0, Phase::Failing("connection refused".into()));
-        board.rejudge(0, pods);
+        board.rejudge(0, &pods);
         assert!(!board.all_ready());
         let (_, v) = board.verdicts().next().unwrap();
         assert_eq!(
@@ -291,13 +494,16 @@ mod tests {
         let (mut board, _) = Board::new(vec![dep("a", "app=x", None), dep("b", "app=y", None)]);
         board.set_phase(0, Phase::Live);
         board.set_phase(1, Phase::Live);
-        board.rejudge(0, || vec![pod("x", true)]);
-        board.rejudge(1, || vec![pod("y", false)]);
+        let mut view = Fake::with_pods(vec![vec![pod("x", true)], vec![pod("y", false)]]);
+        board.rejudge(0, &view);
+        board.rejudge(1, &view);
         assert!(!board.all_ready());
-        board.rejudge(0, || vec![pod("x", false)]);
-        board.rejudge(1, || vec![pod("y", true)]);
+        view.pods = vec![vec![pod("x", false)], vec![pod("y", true)]];
+        board.rejudge(0, &view);
+        board.rejudge(1, &view);
         assert!(!board.all_ready());
-        board.rejudge(0, || vec![pod("x", true)]);
+        view.pods[0] = vec![pod("x", true)];
+        board.rejudge(0, &view);
         assert!(board.all_ready());
     }
 
@@ -305,7 +511,119 @@ mod tests {
     fn unchanged_verdicts_are_not_reported_again() {
         let (mut board, _) = Board::new(vec![dep("a", "app=x", None)]);
         board.set_phase(0, Phase::Live);
-        assert_eq!(board.rejudge(0, || vec![pod("x", false)]).len(), 1);
-        assert_eq!(board.rejudge(0, || vec![pod("x", false)]).len(), 0);
+        let view = Fake::with_pods(vec![vec![pod("x", false)]]);
+        assert_eq!(board.rejudge(0, &view).len(), 1);
+        assert_eq!(board.rejudge(0, &view).len(), 0);
+    }
+
+    fn service_dep(fallback: Option<&str>) -> Dependency {
+        Dependency {
+            target: Target::Service(ServiceTarget {
+                namespace: "db".into(),
+                name: "mysql".into(),
+                min: 1,
+                hostname: None,
+                written: None,
+                absolute_fallback: fallback.map(str::to_string),
+            }),
+            origin: "test".into(),
+        }
+    }
+
+    fn object(value: serde_json::Value) -> Arc<DynamicObject> {
+        Arc::new(serde_json::from_value(value).unwrap())
+    }
+
+    fn ready_slice() -> Arc<DynamicObject> {
+        object(
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "s"}, "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": true}}]}),
+        )
+    }
+
+    #[test]
+    fn a_service_needs_both_its_watches_live() {
+        let (mut board, keys) = Board::new(vec![service_dep(None)]);
+        assert_eq!(keys.len(), 2);
+        let view = Fake {
+            dynamic: vec![
+                vec![object(
+                    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "mysql"}, "spec": {}}),
+                )],
+                vec![ready_slice()],
+            ],
+            ..Fake::default()
+        };
+        board.set_phase(0, Phase::Live);
+        board.rejudge(0, &view);
+        assert!(!board.all_ready(), "endpoint watch still listing");
+        board.set_phase(1, Phase::Live);
+        board.rejudge(1, &view);
+        assert!(board.all_ready());
+        // No Service (deleted, or not created yet): keep waiting, whatever slices linger.
+        let gone = Fake {
+            dynamic: vec![vec![], vec![ready_slice()]],
+            ..Fake::default()
+        };
+        board.rejudge(0, &gone);
+        assert!(!board.all_ready());
+        assert_eq!(
+            board.verdicts().next().unwrap().1.summary,
+            "Service db/mysql does not exist yet"
+        );
+    }
+
+    #[test]
+    fn an_ambiguous_name_without_a_service_counts_when_its_absolute_name_resolves() {
+        let (mut board, keys) = Board::new(vec![service_dep(Some("mysql.db."))]);
+        assert_eq!(keys[2], SourceKey::Dns("mysql.db.".into()));
+        let view = Fake::default();
+        board.set_phase(0, Phase::Live);
+        board.set_phase(1, Phase::Live);
+        board.set_probe(2, false, "NXDOMAIN".into());
+        board.rejudge(2, &view);
+        assert!(!board.all_ready());
+        board.set_probe(2, true, "10.1.2.3".into());
+        board.rejudge(2, &view);
+        assert!(board.all_ready());
+        // Once the Service exists, only its endpoints count.
+        let with_service = Fake {
+            dynamic: vec![
+                vec![object(
+                    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "mysql"}, "spec": {}}),
+                )],
+                vec![],
+            ],
+            ..Fake::default()
+        };
+        board.rejudge(0, &with_service);
+        assert!(!board.all_ready());
+    }
+
+    #[test]
+    fn an_external_name_service_asks_for_a_probe_of_its_name() {
+        let (mut board, _) = Board::new(vec![service_dep(None)]);
+        let view = Fake {
+            dynamic: vec![
+                vec![object(json!({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "mysql"},
+                    "spec": {"type": "ExternalName", "externalName": "db.example.com"}}))],
+                vec![],
+            ],
+            ..Fake::default()
+        };
+        board.set_phase(0, Phase::Live);
+        board.rejudge(0, &view);
+        let wanted = board.take_wanted();
+        assert_eq!(wanted, vec![(2, SourceKey::Dns("db.example.com".into()))]);
+        board.set_probe(2, true, "10.9.9.9".into());
+        let changes = board.rejudge(2, &view);
+        assert_eq!(changes.len(), 1);
+        assert!(board.all_ready());
+        assert_eq!(
+            changes[0].readiness.summary,
+            "ExternalName db.example.com: 10.9.9.9"
+        );
     }
 }

@@ -8,7 +8,16 @@ use std::fmt;
 
 use kube::runtime::watcher;
 
-use crate::dependency::WatchKey;
+/// The request an error came from: what RBAC would have to allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// API group of the resource (`""` for core).
+    pub group: String,
+    /// The resource, plural (`pods`, `endpointslices`).
+    pub resource: String,
+    /// Namespace of the request.
+    pub namespace: String,
+}
 
 /// An error that ends the wait with exit code 3.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +26,10 @@ pub struct FatalApiError {
     pub code: u16,
     /// The verb that failed: `list` or `watch`.
     pub verb: &'static str,
+    /// API group of the resource (`""` for core).
+    pub group: String,
     /// The resource, plural (`pods`).
-    pub resource: &'static str,
+    pub resource: String,
     /// Namespace of the request.
     pub namespace: String,
     /// What the server said, verbatim.
@@ -30,6 +41,7 @@ impl fmt::Display for FatalApiError {
         let Self {
             code,
             verb,
+            group,
             resource,
             namespace,
             message,
@@ -39,7 +51,7 @@ impl fmt::Display for FatalApiError {
                 f,
                 "access denied: cannot {verb} {resource} in namespace \"{namespace}\" (HTTP 403: {message}). \
                  Grant it with a Role in namespace \"{namespace}\" (or a ClusterRole) bound to this pod's \
-                 service account: rules: [{{apiGroups: [\"\"], resources: [\"{resource}\"], verbs: [\"get\", \"list\", \"watch\"]}}]"
+                 service account: rules: [{{apiGroups: [\"{group}\"], resources: [\"{resource}\"], verbs: [\"get\", \"list\", \"watch\"]}}]"
             ),
             401 => write!(
                 f,
@@ -65,27 +77,31 @@ pub enum Verdict {
 }
 
 /// Sort a watcher error into retry or give up.
-pub fn classify(err: &watcher::Error, key: &WatchKey) -> Verdict {
+pub fn classify(err: &watcher::Error, request: &Request) -> Verdict {
     let (verb, client_err) = match err {
         watcher::Error::InitialListFailed(e) => ("list", e),
         watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => ("watch", e),
         // An error event inside an open watch: 410 Gone (re-list), or a server-side hiccup.
         watcher::Error::WatchError(status) => {
-            return by_code(status.code, "watch", &status.message, key, err);
+            return by_code(status.code, "watch", &status.message, request, err);
         }
         watcher::Error::NoResourceVersion => return Verdict::Retry(err.to_string()),
     };
     match client_err {
         // Since kube 3 the payload is a boxed Status; a non-Status error body keeps only the code,
         // so decide on the code, not on `reason`.
-        kube::Error::Api(status) => by_code(status.code, verb, &status.message, key, err),
-        _ => Verdict::Retry(format!("cannot {verb} pods: {}", with_causes(client_err))),
+        kube::Error::Api(status) => by_code(status.code, verb, &status.message, request, err),
+        _ => Verdict::Retry(format!(
+            "cannot {verb} {}: {}",
+            request.resource,
+            with_causes(client_err)
+        )),
     }
 }
 
 /// `client error (Connect): tcp connect error: Connection refused`: transport errors hide the
 /// useful part in their sources.
-fn with_causes(err: &dyn std::error::Error) -> String {
+pub fn with_causes(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -103,7 +119,7 @@ fn by_code(
     code: u16,
     verb: &'static str,
     message: &str,
-    key: &WatchKey,
+    request: &Request,
     err: &watcher::Error,
 ) -> Verdict {
     // 408 timeout, 410 gone (stale resourceVersion), 429 throttled, 5xx: the server's problem,
@@ -115,8 +131,9 @@ fn by_code(
         Verdict::Fatal(FatalApiError {
             code,
             verb,
-            resource: "pods",
-            namespace: key.namespace.clone(),
+            group: request.group.clone(),
+            resource: request.resource.clone(),
+            namespace: request.namespace.clone(),
             message: message.to_string(),
         })
     }
@@ -127,10 +144,11 @@ mod tests {
     use super::*;
     use kube::core::Status;
 
-    fn key() -> WatchKey {
-        WatchKey {
+    fn key() -> Request {
+        Request {
+            group: String::new(),
+            resource: "pods".into(),
             namespace: "db".into(),
-            selector: "app=zk".into(),
         }
     }
 

@@ -2,50 +2,84 @@
 //! table a person on call can read at a glance.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::ListParams;
-use kube::runtime::watcher;
-use kube::{Api, Client};
+use kube::Client;
+use kube::api::DynamicObject;
 
-use crate::aggregate::Board;
-use crate::api_error::{self, Verdict};
-use crate::dependency::Dependency;
+use crate::aggregate::{Board, View};
+use crate::api_error::Verdict;
+use crate::dependency::{Dependency, SourceKey, Target};
 use crate::exit::ExitCode;
-use crate::readiness::pod::{PodVerdict, slim, verdict};
-use crate::watch::Phase;
+use crate::probe;
+use crate::readiness::pod::{PodVerdict, verdict};
+use crate::watch::{self, Discovery, Phase, Snapshot};
+
+/// How long one DNS look-up may take in a check.
+const DNS_CHECK_LIMIT: Duration = Duration::from_secs(3);
+
+/// What each source gave, by index.
+#[derive(Default)]
+struct Lists {
+    pods: Vec<Vec<Arc<Pod>>>,
+    dynamic: Vec<Vec<Arc<DynamicObject>>>,
+}
+
+impl View for Lists {
+    fn pods(&self, source: usize) -> Vec<Arc<Pod>> {
+        self.pods[source].clone()
+    }
+    fn dynamic(&self, source: usize) -> Vec<Arc<DynamicObject>> {
+        self.dynamic[source].clone()
+    }
+}
 
 /// Judge every dependency once; returns the exit code and the text for stdout.
 pub async fn run(dependencies: Vec<Dependency>, client: Client, color: bool) -> (ExitCode, String) {
     let (mut board, keys) = Board::new(dependencies);
-    let mut pods_of: Vec<Vec<Arc<Pod>>> = vec![Vec::new(); keys.len()];
+    let discovery = Discovery::default();
+    let mut lists = Lists {
+        pods: vec![Vec::new(); keys.len()],
+        dynamic: vec![Vec::new(); keys.len()],
+    };
     for (index, key) in keys.iter().enumerate() {
-        let api: Api<Pod> = Api::namespaced(client.clone(), &key.namespace);
-        match api.list(&ListParams::default().labels(&key.selector)).await {
-            Ok(list) => {
-                pods_of[index] = list
-                    .items
-                    .into_iter()
-                    .map(|mut p| {
-                        slim(&mut p);
-                        Arc::new(p)
-                    })
-                    .collect();
-                board.set_phase(index, Phase::Live);
-            }
-            // The same judgement as the waiter's: a 403 is an answer, a 503 is not.
-            Err(e) => match api_error::classify(&watcher::Error::InitialListFailed(e), key) {
-                Verdict::Fatal(error) => {
+        match key {
+            SourceKey::Watch(w) => match watch::list_once(&client, &discovery, w).await {
+                Ok(Snapshot::Pods(pods)) => {
+                    lists.pods[index] = pods;
+                    board.set_phase(index, Phase::Live);
+                }
+                Ok(Snapshot::Dynamic(objects)) => {
+                    lists.dynamic[index] = objects;
+                    board.set_phase(index, Phase::Live);
+                }
+                // The same judgement as the waiter's: a 403 is an answer, a 503 is not.
+                Err(Verdict::Fatal(error)) => {
                     return (ExitCode::ApiError, format!("depwait: {error}\n"));
                 }
-                Verdict::Retry(reason) => board.set_phase(index, Phase::Failing(reason)),
+                Err(Verdict::Retry(reason)) => board.set_phase(index, Phase::Failing(reason)),
             },
+            SourceKey::Dns(name) => {
+                let (ready, detail) = resolve_once(name).await;
+                board.set_probe(index, ready, detail);
+            }
         }
-        let pods = &pods_of[index];
-        board.rejudge(index, || pods.clone());
+    }
+    for index in 0..keys.len() {
+        board.rejudge(index, &lists);
+    }
+    // An ExternalName Service asks for its name to be resolved: once, here too.
+    for (index, key) in board.take_wanted() {
+        if let SourceKey::Dns(name) = &key {
+            let (ready, detail) = resolve_once(name).await;
+            board.set_probe(index, ready, detail);
+            lists.pods.push(Vec::new());
+            lists.dynamic.push(Vec::new());
+            board.rejudge(index, &lists);
+        }
     }
 
-    let watch_of = |dep: &Dependency| keys.iter().position(|k| *k == dep.watch_key());
     let mut rows = vec![[
         "DEPENDENCY".to_string(),
         "STATE".into(),
@@ -53,7 +87,6 @@ pub async fn run(dependencies: Vec<Dependency>, client: Client, color: bool) -> 
         "DETAIL".into(),
     ]];
     for (dep, readiness) in board.verdicts() {
-        let index = watch_of(dep).unwrap_or_default();
         let (state, counts) = if readiness.ready {
             (
                 "READY",
@@ -67,13 +100,23 @@ pub async fn run(dependencies: Vec<Dependency>, client: Client, color: bool) -> 
                 format!("{}/{}", readiness.ready_objects, readiness.counted_objects),
             )
         };
-        let counts = match dep.min {
+        let min = match &dep.target {
+            Target::Pods { min, .. } => *min,
+            Target::Service(s) if s.min > 1 => Some(s.min),
+            _ => None,
+        };
+        let counts = match min {
             Some(min) if counts != "-" => format!("{counts} (min {min})"),
             _ => counts,
         };
         let mut details: Vec<String> = Vec::new();
-        if !readiness.ready {
-            let mut waiting: Vec<(String, String)> = pods_of[index]
+        if !readiness.ready && matches!(dep.target, Target::Pods { .. }) {
+            let source = board
+                .sources()
+                .iter()
+                .position(|k| dep.sources().first() == Some(k))
+                .unwrap_or_default();
+            let mut waiting: Vec<(String, String)> = lists.pods[source]
                 .iter()
                 .filter_map(|p| match verdict(p) {
                     PodVerdict::NotReady(why) => {
@@ -87,9 +130,9 @@ pub async fn run(dependencies: Vec<Dependency>, client: Client, color: bool) -> 
                 .into_iter()
                 .map(|(n, w)| format!("{n}: {w}"))
                 .collect();
-            if details.is_empty() {
-                details.push(readiness.summary.clone());
-            }
+        }
+        if details.is_empty() && !readiness.ready || !matches!(dep.target, Target::Pods { .. }) {
+            details = vec![readiness.summary.clone()];
         }
         let first = details.first().cloned().unwrap_or_default();
         rows.push([dep.to_string(), state.into(), counts, first]);
@@ -103,6 +146,28 @@ pub async fn run(dependencies: Vec<Dependency>, client: Client, color: bool) -> 
         ExitCode::TimedOut
     };
     (code, table(&rows, color))
+}
+
+/// One DNS answer, through the same probe a wait uses, or why there is none.
+async fn resolve_once(name: &str) -> (bool, String) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut tx = Some(tx);
+    let task = probe::spawn(probe::Check::Dns { host: name.into() }, move |status| {
+        if let Some(tx) = tx.take() {
+            let _ = tx.send(status);
+        }
+        false
+    });
+    let answer = tokio::time::timeout(DNS_CHECK_LIMIT, rx).await;
+    task.abort();
+    match answer {
+        Ok(Ok(probe::ProbeStatus::Ready(detail))) => (true, detail),
+        Ok(Ok(probe::ProbeStatus::NotReady(reason))) => (false, reason),
+        _ => (
+            false,
+            format!("no DNS answer within {}s", DNS_CHECK_LIMIT.as_secs()),
+        ),
+    }
 }
 
 /// Left-aligned columns two spaces apart; STATE coloured when `color`.

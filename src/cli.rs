@@ -13,6 +13,12 @@ Examples:
   # Wait for two pod sets in different namespaces; a quorum of 2 ZooKeeper pods is enough.
   depwait --pods 'namespace-1:app=MyApp,environment=dev' --pods 'db:app=zk:2' --timeout 5m
 
+  # Drop-in for service-precheck: the same DNS-name args, answered by watching endpoints.
+  depwait mysql-0.mysql.db mysql-read.db
+
+  # Services with ready endpoints (a quorum of 3), pods, and a name only DNS can answer.
+  depwait --service db/mysql-read --service db/zookeeper-headless:3 --pods 'app:app=web' api.example.com.
+
   # Drop-in for the pod-existence-check init container: same environment, no changes.
   NAMESPACE_LABEL_DICT='{\"namespace-1\": [{\"app\": \"MyApp\", \"environment\": \"dev\"}]}' \\
   TIMEOUT=300 RETRY_INTERVAL=15 depwait
@@ -27,6 +33,11 @@ Readiness: a pod counts unless it is terminating (deletionTimestamp set) or fini
 (Succeeded/Failed, e.g. evicted). Without MIN, a dependency is ready when at least one pod counts
 and every counted pod has condition Ready=True; with MIN, when at least MIN counted pods are Ready.
 A namespace that does not exist yet, or no matching pod yet, means: keep waiting.
+A Service is ready when it has at least MIN (default 1) ready endpoints in its EndpointSlices;
+a Service that does not exist yet means: keep waiting.
+HOST names of cluster form (svc.ns, host.svc.ns, with or without .svc[.CLUSTER-DOMAIN]) are such
+Services (host.svc.ns: the endpoint with that hostname, e.g. a StatefulSet pod); other names, and
+all names when EndpointSlices may not be watched, are resolved through DNS until they resolve.
 depwait releases the moment every dependency is ready at the same time.
 
 Exit codes:
@@ -42,7 +53,8 @@ On a non-zero exit, a summary of what was not ready is written to the terminatio
 Kubernetes credentials are found the usual way: the in-cluster service account, else KUBECONFIG
 or ~/.kube/config.";
 
-/// Hold a pod's startup until the pods it depends on are Ready. Watches, never polls.
+/// Hold a pod's startup until the pods, Services and names it depends on are ready. Watches what
+/// can be watched; only DNS names outside the cluster are polled.
 #[derive(Debug, Parser)]
 #[command(name = "depwait", version, after_long_help = AFTER_HELP)]
 pub struct Cli {
@@ -58,6 +70,36 @@ pub struct Cli {
     /// e.g. `db:app=zk:2` for a ZooKeeper quorum.
     #[arg(long = "pods", value_name = "NS:SELECTOR[:MIN]", global = true)]
     pub pods: Vec<String>,
+
+    /// A Service with at least MIN (default 1) ready endpoints, as NAMESPACE/NAME[:MIN].
+    ///
+    /// Read from the Service's EndpointSlices by watch. An ExternalName Service is ready when
+    /// its external name resolves.
+    #[arg(long = "service", value_name = "NS/NAME[:MIN]", global = true)]
+    pub services: Vec<String>,
+
+    /// Resolve this name through DNS until it resolves, even if it looks like a Service name.
+    #[arg(long = "dns", value_name = "HOST", global = true)]
+    pub dns: Vec<String>,
+
+    /// The cluster's DNS domain, for HOST names ending in `.svc.CLUSTER-DOMAIN`.
+    #[arg(
+        long,
+        env = "DEPWAIT_CLUSTER_DOMAIN",
+        value_name = "DOMAIN",
+        default_value = "cluster.local",
+        global = true
+    )]
+    pub cluster_domain: String,
+
+    /// service-precheck's arguments: DNS names to wait for (`mysql-0.mysql.db`,
+    /// `mysql-read.db`, `api.example.com.`).
+    ///
+    /// A name of cluster form becomes a watch of that Service's ready endpoints (for
+    /// `host.svc.ns`, the endpoint whose hostname is `host`); any other name is resolved
+    /// through DNS with a short backoff. A trailing dot makes a name absolute: DNS only.
+    #[arg(value_name = "HOST")]
+    pub hosts: Vec<String>,
 
     /// The seed's JSON: {"namespace": [{"label": "value", ...}, ...], ...}.
     ///
@@ -136,14 +178,22 @@ pub enum Command {
     /// what is ready and why not. Exit 0 if all are ready, 1 if not, 3 if access is denied.
     ///
     /// Installed as `kubectl-depwait` on PATH, this is `kubectl depwait check ...`.
-    Check,
+    Check {
+        /// HOST names, as for a wait.
+        #[arg(value_name = "HOST")]
+        hosts: Vec<String>,
+    },
     /// Print the least RBAC (YAML) for exactly the dependencies given: per namespace, a Role
-    /// with get/list/watch on pods and a RoleBinding to the service account. Pipe it to
+    /// with get/list/watch on what is watched there (pods; services and endpointslices for
+    /// Services and HOST names) and a RoleBinding to the service account. Pipe it to
     /// `kubectl apply -f -`.
     Rbac {
         /// The waiting pod's service account, as NAMESPACE/NAME.
         #[arg(long, value_name = "NS/NAME")]
         service_account: String,
+        /// HOST names, as for a wait.
+        #[arg(value_name = "HOST")]
+        hosts: Vec<String>,
     },
     /// Print shell completions for bash, zsh, fish, elvish or powershell.
     Completions {
@@ -179,6 +229,14 @@ pub struct Input {
     pub command: Option<Command>,
     /// `--pods` values in the order given.
     pub pods: Vec<String>,
+    /// `--service` values in the order given.
+    pub services: Vec<String>,
+    /// Positional HOST names (before and after a subcommand), in order.
+    pub hosts: Vec<String>,
+    /// `--dns` names in order.
+    pub dns: Vec<String>,
+    /// The cluster DNS domain.
+    pub cluster_domain: String,
     /// The seed's JSON dependency list.
     pub namespace_label_dict: Option<Sourced>,
     /// Overall deadline.
@@ -223,9 +281,19 @@ impl Input {
             },
             text,
         };
+        let mut hosts = cli.hosts;
+        if let Some(Command::Check { hosts: more } | Command::Rbac { hosts: more, .. }) =
+            &cli.command
+        {
+            hosts.extend(more.iter().cloned());
+        }
         Input {
             command: cli.command,
             pods: cli.pods,
+            services: cli.services,
+            hosts,
+            dns: cli.dns,
+            cluster_domain: cli.cluster_domain,
             namespace_label_dict: cli.namespace_label_dict.map(|t| {
                 sourced(
                     "namespace_label_dict",

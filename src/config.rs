@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::cli::{Input, LogFormat, Sourced};
-use crate::dependency::Dependency;
+use crate::dependency::{Dependency, ServiceTarget, Target};
+use crate::names::{self, HostName};
 use crate::selector::{LabelSelector, is_dns1123_label};
 
 /// Larger JSON is refused before parsing: no legitimate dependency list comes near it, and an
@@ -51,6 +52,8 @@ pub struct ConfigError {
 }
 
 const PODS_EXAMPLE: &str = "--pods 'namespace-1:app=MyApp,environment=dev' --pods 'db:app=zk:2'";
+const SERVICE_EXAMPLE: &str = "--service db/mysql-read --service db/zookeeper-headless:3";
+const HOST_EXAMPLE: &str = "depwait mysql-0.mysql.db mysql-read.db api.example.com.";
 const DICT_EXAMPLE: &str = r#"NAMESPACE_LABEL_DICT='{"namespace-1": [{"app": "MyApp", "environment": "dev"}], "namespace-2": [{"app": "MyApp"}]}'"#;
 
 impl Config {
@@ -74,10 +77,20 @@ impl Config {
         if let Some(dict) = &input.namespace_label_dict {
             dependencies.extend(parse_namespace_label_dict(dict)?);
         }
+        for (i, spec) in input.services.iter().enumerate() {
+            dependencies.push(parse_service_flag(spec, i + 1)?);
+        }
+        for (i, host) in input.hosts.iter().enumerate() {
+            dependencies.push(parse_host(host, i + 1, &input.cluster_domain)?);
+        }
+        for (i, host) in input.dns.iter().enumerate() {
+            let origin = format!("--dns #{}", i + 1);
+            dependencies.push(parse_dns(host, origin)?);
+        }
         if dependencies.is_empty() {
             return Err(ConfigError {
                 name: "dependencies".into(),
-                problem: "nothing to wait for: give --pods or set NAMESPACE_LABEL_DICT".into(),
+                problem: "nothing to wait for: give --pods, --service, HOST names, or set NAMESPACE_LABEL_DICT".into(),
                 example: PODS_EXAMPLE,
             });
         }
@@ -188,10 +201,113 @@ fn parse_pods_flag(spec: &str, index: usize) -> Result<Dependency, ConfigError> 
     let selector =
         LabelSelector::parse(selector_text).map_err(|e| err(format!("bad selector: {e}")))?;
     Ok(Dependency {
-        namespace,
-        selector,
-        min,
+        target: Target::Pods {
+            namespace,
+            selector,
+            min,
+        },
         origin: format!("--pods #{index}"),
+    })
+}
+
+/// `NAMESPACE/NAME[:MIN]`.
+fn parse_service_flag(spec: &str, index: usize) -> Result<Dependency, ConfigError> {
+    let name = format!("--service #{index} `{spec}`");
+    let err = |problem: String| ConfigError {
+        name: name.clone(),
+        problem,
+        example: SERVICE_EXAMPLE,
+    };
+    let (reference, min) = match spec.split_once(':') {
+        Some((reference, min)) => {
+            let min = min.trim();
+            let parsed: u32 = min
+                .parse()
+                .ok()
+                .filter(|_| min.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| {
+                    err(format!(
+                        "MIN after `:` must be a whole number, found `{min}`"
+                    ))
+                })?;
+            if parsed == 0 {
+                return Err(err("MIN must be at least 1".into()));
+            }
+            (reference, parsed)
+        }
+        None => (spec, 1),
+    };
+    let Some((ns, service)) = reference.split_once('/') else {
+        return Err(err("expected NAMESPACE/NAME[:MIN], found no `/`".into()));
+    };
+    let namespace = parse_namespace(ns.trim(), &name, SERVICE_EXAMPLE)?;
+    let service = service.trim();
+    if !is_dns1123_label(service) || !service.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(err(format!(
+            "`{service}` is not a valid Service name (1-63 lowercase letters, digits or `-`, starting with a letter)"
+        )));
+    }
+    Ok(Dependency {
+        target: Target::Service(ServiceTarget {
+            namespace,
+            name: service.into(),
+            min,
+            hostname: None,
+            written: None,
+            absolute_fallback: None,
+        }),
+        origin: format!("--service #{index}"),
+    })
+}
+
+/// A positional HOST: a Service to watch when it has cluster form, else a DNS name.
+fn parse_host(host: &str, index: usize, cluster_domain: &str) -> Result<Dependency, ConfigError> {
+    let origin = format!("HOST #{index}");
+    names::validate(host).map_err(|e| ConfigError {
+        name: format!("{origin} `{host}`"),
+        problem: e.0,
+        example: HOST_EXAMPLE,
+    })?;
+    if names::validate(cluster_domain).is_err() {
+        return Err(ConfigError {
+            name: "--cluster-domain".into(),
+            problem: format!("`{cluster_domain}` is not a DNS domain"),
+            example: "--cluster-domain cluster.local",
+        });
+    }
+    match names::classify(host, cluster_domain) {
+        HostName::Service {
+            namespace,
+            name,
+            hostname,
+            ambiguous,
+        } => Ok(Dependency {
+            target: Target::Service(ServiceTarget {
+                namespace,
+                name,
+                min: 1,
+                hostname,
+                written: Some(host.to_string()),
+                absolute_fallback: ambiguous.then(|| format!("{}.", host.to_ascii_lowercase())),
+            }),
+            origin,
+        }),
+        HostName::External => parse_dns(host, origin),
+    }
+}
+
+/// A name resolved through DNS.
+fn parse_dns(host: &str, origin: String) -> Result<Dependency, ConfigError> {
+    names::validate(host).map_err(|e| ConfigError {
+        name: format!("{origin} `{host}`"),
+        problem: e.0,
+        example: HOST_EXAMPLE,
+    })?;
+    Ok(Dependency {
+        target: Target::Dns {
+            name: host.to_string(),
+        },
+        origin,
     })
 }
 
@@ -264,9 +380,11 @@ fn parse_namespace_label_dict(value: &Sourced) -> Result<Vec<Dependency>, Config
             let selector = LabelSelector::from_pairs(pairs)
                 .map_err(|e| err(format!("{at}: {}", e.problem)))?;
             out.push(Dependency {
-                namespace: namespace.clone(),
-                selector,
-                min: None,
+                target: Target::Pods {
+                    namespace: namespace.clone(),
+                    selector,
+                    min: None,
+                },
                 origin: format!("{name}{at}"),
             });
         }
@@ -300,6 +418,10 @@ mod tests {
         Input {
             command: None,
             pods: vec![],
+            services: vec![],
+            hosts: vec![],
+            dns: vec![],
+            cluster_domain: "cluster.local".into(),
             namespace_label_dict: None,
             timeout: sourced("TIMEOUT", "300"),
             retry_interval: None,
@@ -354,13 +476,98 @@ mod tests {
             "web:tier in (a,b),!canary",
         ])
         .unwrap();
+        let d: Vec<String> = c.dependencies.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            d,
+            [
+                "namespace-1 app=MyApp,environment=dev",
+                "db app=zk (min 2)",
+                "web tier in (a,b),!canary"
+            ]
+        );
+        assert_eq!(c.dependencies[1].origin, "--pods #2");
+    }
+
+    #[test]
+    fn services_hosts_and_dns_names_become_dependencies() {
+        let c = Config::from_input(Input {
+            services: vec!["db/mysql-read".into(), "db/zookeeper-headless:3".into()],
+            hosts: vec![
+                "mysql-0.mysql.db".into(),
+                "mysql-read.db.svc.cluster.local".into(),
+                "db.internal.corp.example".into(),
+            ],
+            dns: vec!["mysql.db".into()],
+            ..input()
+        })
+        .unwrap();
         let d = &c.dependencies;
-        assert_eq!(d[0].namespace, "namespace-1");
-        assert_eq!(d[0].min, None);
-        assert_eq!(d[1].selector.as_str(), "app=zk");
-        assert_eq!(d[1].min, Some(2));
-        assert_eq!(d[2].selector.as_str(), "tier in (a,b),!canary");
-        assert_eq!(d[1].origin, "--pods #2");
+        let Target::Service(s) = &d[1].target else {
+            panic!("{:?}", d[1])
+        };
+        assert_eq!(
+            (s.namespace.as_str(), s.name.as_str(), s.min),
+            ("db", "zookeeper-headless", 3)
+        );
+        let Target::Service(s) = &d[2].target else {
+            panic!("{:?}", d[2])
+        };
+        assert_eq!(s.hostname.as_deref(), Some("mysql-0"));
+        assert_eq!(s.absolute_fallback.as_deref(), Some("mysql-0.mysql.db."));
+        let Target::Service(s) = &d[3].target else {
+            panic!("{:?}", d[3])
+        };
+        assert_eq!(s.absolute_fallback, None, "`.svc` names are certain");
+        assert_eq!(
+            d[4].target,
+            Target::Dns {
+                name: "db.internal.corp.example".into()
+            }
+        );
+        assert_eq!(
+            d[5].target,
+            Target::Dns {
+                name: "mysql.db".into()
+            }
+        );
+        assert_eq!(
+            d.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+            [
+                "service db/mysql-read",
+                "service db/zookeeper-headless (min 3)",
+                "mysql-0.mysql.db",
+                "mysql-read.db.svc.cluster.local",
+                "db.internal.corp.example",
+                "mysql.db"
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_services_and_hosts_are_named() {
+        let service = |spec: &str| {
+            Config::from_input(Input {
+                services: vec![spec.into()],
+                ..input()
+            })
+            .unwrap_err()
+        };
+        assert!(service("db").problem.contains("no `/`"));
+        assert!(service("db/x:0").problem.contains("at least 1"));
+        assert!(service("db/x:two").problem.contains("whole number"));
+        assert!(
+            service("db/1x")
+                .problem
+                .contains("not a valid Service name")
+        );
+        assert!(service("DB/x").problem.contains("namespace `DB`"));
+        let host = Config::from_input(Input {
+            hosts: vec!["ok.db".into(), "bad_name.db".into()],
+            ..input()
+        })
+        .unwrap_err();
+        assert_eq!(host.name, "HOST #2 `bad_name.db`");
+        assert!(host.problem.contains("`bad_name`"), "{}", host.problem);
     }
 
     #[test]

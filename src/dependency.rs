@@ -1,59 +1,228 @@
-//! What depwait waits for.
+//! What depwait waits for, and what each dependency is judged from.
 
 use std::fmt;
 
 use crate::selector::LabelSelector;
 
-/// One thing that must be Ready before the pod may start: the pods in `namespace` matching
-/// `selector`, all of them Ready (no `min`) or at least `min` of them (a quorum).
+/// One thing that must be Ready before the pod may start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dependency {
-    /// Namespace the pods live in; it need not exist yet.
-    pub namespace: String,
-    /// Server-side label selector for the pods.
-    pub selector: LabelSelector,
-    /// `None`: at least one counted pod and every counted pod Ready. `Some(n)`: n Ready pods.
-    pub min: Option<u32>,
-    /// Where the user wrote it (`--pods #2`, `NAMESPACE_LABEL_DICT["db"][0]`), for messages.
+    /// What is waited for.
+    pub target: Target,
+    /// Where the user wrote it (`--pods #2`, `NAMESPACE_LABEL_DICT["db"][0]`, `HOST #1`), for
+    /// messages.
     pub origin: String,
 }
 
+/// The kinds of dependency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The pods in `namespace` matching `selector`: all of them Ready (no `min`) or at least
+    /// `min` of them (a quorum).
+    Pods {
+        /// Namespace the pods live in; it need not exist yet.
+        namespace: String,
+        /// Server-side label selector for the pods.
+        selector: LabelSelector,
+        /// `None`: at least one counted pod and every counted pod Ready. `Some(n)`: n Ready pods.
+        min: Option<u32>,
+    },
+    /// A Service with ready endpoints (`--service`, or a cluster-form host name).
+    Service(ServiceTarget),
+    /// A name resolved through DNS, as the pod's resolver would (`--dns`, or any host name that
+    /// is not of cluster form, or when EndpointSlices may not be watched).
+    Dns {
+        /// The name as given.
+        name: String,
+    },
+}
+
+/// A Service judged from its EndpointSlices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceTarget {
+    /// The Service's namespace.
+    pub namespace: String,
+    /// The Service's name.
+    pub name: String,
+    /// Ready endpoints needed (at least 1).
+    pub min: u32,
+    /// For `host.svc.ns` names of headless services: only the endpoint with this `hostname`
+    /// (a StatefulSet pod such as `mysql-0`) counts.
+    pub hostname: Option<String>,
+    /// The positional host name this came from, as written (`mysql-0.mysql.db`); `None` for
+    /// `--service`.
+    pub written: Option<String>,
+    /// For names whose shape is only *maybe* a Service (`api.example.com` reads as host `api` of
+    /// Service `example` in namespace `com`): while no such Service exists, this absolute DNS
+    /// name resolving counts instead — what a pod's resolver does when the cluster search
+    /// domains give no answer.
+    pub absolute_fallback: Option<String>,
+}
+
 impl Dependency {
-    /// The watch this dependency is judged from; dependencies with equal keys share one watcher.
-    pub fn watch_key(&self) -> WatchKey {
-        WatchKey {
-            namespace: self.namespace.clone(),
-            selector: self.selector.as_str().to_string(),
+    /// The positional HOST name this dependency came from, if it is a Service watched for one.
+    pub fn host_name(&self) -> Option<&str> {
+        match &self.target {
+            Target::Service(s) => s.written.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether judging this dependency needs the Kubernetes API (a HOST name can do without,
+    /// through DNS).
+    pub fn needs_api(&self) -> bool {
+        match &self.target {
+            Target::Pods { .. } => true,
+            Target::Service(s) => s.written.is_none(),
+            Target::Dns { .. } => false,
+        }
+    }
+
+    /// Judge a positional HOST name through DNS instead of watching (no access, no
+    /// credentials): what service-precheck did.
+    pub fn resolve_by_dns(&mut self) {
+        if let Target::Service(ServiceTarget {
+            written: Some(name),
+            ..
+        }) = &self.target
+        {
+            self.target = Target::Dns { name: name.clone() };
+        }
+    }
+
+    /// The sources this dependency is judged from, in the order [`crate::aggregate`] expects
+    /// them for its kind.
+    pub fn sources(&self) -> Vec<SourceKey> {
+        match &self.target {
+            Target::Pods {
+                namespace,
+                selector,
+                ..
+            } => vec![SourceKey::Watch(WatchKey {
+                kind: WatchKind::Pods,
+                namespace: namespace.clone(),
+                labels: Some(selector.as_str().to_string()),
+                name: None,
+            })],
+            Target::Service(s) => {
+                let mut keys = vec![
+                    SourceKey::Watch(WatchKey {
+                        kind: WatchKind::Services,
+                        namespace: s.namespace.clone(),
+                        labels: None,
+                        name: Some(s.name.clone()),
+                    }),
+                    SourceKey::Watch(WatchKey {
+                        kind: WatchKind::ServiceEndpoints,
+                        namespace: s.namespace.clone(),
+                        labels: None,
+                        name: Some(s.name.clone()),
+                    }),
+                ];
+                if let Some(name) = &s.absolute_fallback {
+                    keys.push(SourceKey::Dns(name.clone()));
+                }
+                keys
+            }
+            Target::Dns { name } => vec![SourceKey::Dns(name.clone())],
         }
     }
 }
 
 impl fmt::Display for Dependency {
-    /// `namespace-1 app=MyApp` or `db app=zk (min 2)`: the name used in every log line.
+    /// `namespace-1 app=MyApp`, `db app=zk (min 2)`, `service db/mysql-read`,
+    /// `mysql-0.mysql.db`, `api.example.com`: the name used in every log line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.namespace, self.selector)?;
-        if let Some(min) = self.min {
-            write!(f, " (min {min})")?;
+        match &self.target {
+            Target::Pods {
+                namespace,
+                selector,
+                min,
+            } => {
+                write!(f, "{namespace} {selector}")?;
+                if let Some(min) = min {
+                    write!(f, " (min {min})")?;
+                }
+                Ok(())
+            }
+            Target::Service(s) => {
+                match &s.written {
+                    Some(written) => write!(f, "{written}")?,
+                    None => write!(f, "service {}/{}", s.namespace, s.name)?,
+                }
+                if s.min > 1 {
+                    write!(f, " (min {})", s.min)?;
+                }
+                Ok(())
+            }
+            Target::Dns { name } => write!(f, "{name}"),
         }
-        Ok(())
     }
 }
 
-/// Identity of a watched pod set: one watcher and one store per distinct key.
+/// Something a dependency is judged from: a watched set of objects, or a DNS probe.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SourceKey {
+    /// A watcher and its store.
+    Watch(WatchKey),
+    /// A DNS name probed with backoff (DNS cannot be watched).
+    Dns(String),
+}
+
+/// What a watcher lists and watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WatchKind {
+    /// core/v1 pods.
+    Pods,
+    /// core/v1 services.
+    Services,
+    /// The endpoints of one Service: its EndpointSlices (`discovery.k8s.io/v1`, or `v1beta1` on
+    /// Kubernetes before 1.21, chosen by discovery), or core/v1 Endpoints on a server that
+    /// serves neither.
+    ServiceEndpoints,
+}
+
+impl WatchKind {
+    /// The resource as RBAC names it: (API group, plural).
+    pub fn rbac_resource(self) -> (&'static str, &'static str) {
+        match self {
+            WatchKind::Pods => ("", "pods"),
+            WatchKind::Services => ("", "services"),
+            WatchKind::ServiceEndpoints => ("discovery.k8s.io", "endpointslices"),
+        }
+    }
+}
+
+/// Identity of a watched set: one watcher and one store per distinct key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WatchKey {
+    /// What is watched.
+    pub kind: WatchKind,
     /// Namespace watched.
     pub namespace: String,
-    /// Canonical selector text sent to the server.
-    pub selector: String,
+    /// Canonical label selector sent to the server, if any.
+    pub labels: Option<String>,
+    /// One object by name (a field selector), if any. For [`WatchKind::ServiceEndpoints`], the
+    /// Service whose endpoints are watched.
+    pub name: Option<String>,
 }
 
 impl fmt::Display for WatchKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "pods in namespace {} matching {}",
-            self.namespace, self.selector
-        )
+        let ns = &self.namespace;
+        match (self.kind, &self.labels, &self.name) {
+            (WatchKind::ServiceEndpoints, _, Some(name)) => {
+                write!(f, "endpoints of service {name} in namespace {ns}")
+            }
+            (kind, Some(labels), _) => write!(
+                f,
+                "{} in namespace {ns} matching {labels}",
+                kind.rbac_resource().1
+            ),
+            (kind, None, Some(name)) => {
+                write!(f, "{} {name} in namespace {ns}", kind.rbac_resource().1)
+            }
+            (kind, None, None) => write!(f, "{} in namespace {ns}", kind.rbac_resource().1),
+        }
     }
 }

@@ -29,9 +29,12 @@ fn main() -> std::process::ExitCode {
                 }
             };
         }
-        Some(Command::Check | Command::Rbac { .. }) | None => {}
+        Some(Command::Check { .. } | Command::Rbac { .. }) | None => {}
     }
-    if let Some(Command::Rbac { service_account }) = &input.command {
+    if let Some(Command::Rbac {
+        service_account, ..
+    }) = &input.command
+    {
         let sa = depwait::rbac::ServiceAccount::parse(service_account);
         let emit_events = input.emit_events;
         return match (sa, Config::from_input(input.clone())) {
@@ -48,7 +51,7 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
-    let checking = matches!(input.command, Some(Command::Check));
+    let checking = matches!(input.command, Some(Command::Check { .. }));
     let termination_log = input.termination_log.clone();
     telemetry::init(input.log_format);
     let config = match Config::from_input(input) {

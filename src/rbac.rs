@@ -1,10 +1,10 @@
 //! `depwait rbac`: the least RBAC for exactly the dependencies given — one namespaced Role and
 //! RoleBinding per namespace waited on, nothing cluster-wide.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::ConfigError;
-use crate::dependency::Dependency;
+use crate::dependency::{Dependency, SourceKey};
 use crate::selector::is_dns1123_label;
 
 /// The service account the waiting pod runs as.
@@ -43,23 +43,37 @@ impl ServiceAccount {
     }
 }
 
-/// The YAML: per namespace, a Role `depwait` (get/list/watch on pods) and a RoleBinding of it to
-/// the service account; with `events`, also what `--emit-events` needs in the pod's namespace.
+/// The YAML: per namespace, a Role `depwait` with get/list/watch on exactly the resources
+/// waited on there, and a RoleBinding of it to the service account; with `events`, also what
+/// `--emit-events` needs in the pod's namespace. DNS names need no RBAC and get none.
 pub fn render(deps: &[Dependency], sa: &ServiceAccount, events: bool) -> String {
-    let mut by_namespace: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    // namespace -> (what is waited for, (group, resource) watched)
+    type Needs = (Vec<String>, BTreeSet<(&'static str, &'static str)>);
+    let mut by_namespace: BTreeMap<String, Needs> = BTreeMap::new();
     for d in deps {
-        by_namespace
-            .entry(d.namespace.as_str())
-            .or_default()
-            .push(d.to_string());
+        for key in d.sources() {
+            let SourceKey::Watch(w) = key else { continue };
+            let entry = by_namespace.entry(w.namespace.clone()).or_default();
+            let name = d.to_string();
+            if !entry.0.contains(&name) {
+                entry.0.push(name);
+            }
+            entry.1.insert(w.kind.rbac_resource());
+        }
     }
     let binding = format!("depwait.{}.{}", sa.namespace, sa.name);
     let mut docs = Vec::new();
-    for (ns, waited) in &by_namespace {
+    for (ns, (waited, resources)) in &by_namespace {
+        let names: Vec<&str> = resources.iter().map(|(_, r)| *r).collect();
+        let rules: Vec<(&str, &str, &str)> = resources
+            .iter()
+            .map(|(group, resource)| (*group, *resource, "\"get\", \"list\", \"watch\""))
+            .collect();
         docs.push(format!(
-            "# depwait watches pods in namespace {ns} for: {}\n{}{}",
+            "# depwait watches {} in namespace {ns} for: {}\n{}{}",
+            names.join(", "),
             waited.join("; "),
-            role(ns, "depwait", &[("pods", "\"get\", \"list\", \"watch\"")]),
+            role(ns, "depwait", &rules),
             role_binding(ns, &binding, "depwait", sa)
         ));
     }
@@ -67,20 +81,24 @@ pub fn render(deps: &[Dependency], sa: &ServiceAccount, events: bool) -> String 
         let ns = sa.namespace.as_str();
         docs.push(format!(
             "# --emit-events: record Events on the waiting pod (and read its UID) in namespace {ns}\n{}{}",
-            role(ns, "depwait-events", &[("events", "\"create\""), ("pods", "\"get\"")]),
+            role(
+                ns,
+                "depwait-events",
+                &[("", "events", "\"create\""), ("", "pods", "\"get\"")]
+            ),
             role_binding(ns, &format!("{binding}.events"), "depwait-events", sa)
         ));
     }
     docs.join("---\n")
 }
 
-fn role(ns: &str, name: &str, rules: &[(&str, &str)]) -> String {
+fn role(ns: &str, name: &str, rules: &[(&str, &str, &str)]) -> String {
     let mut out = format!(
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: {name}\n  namespace: {ns}\nrules:\n"
     );
-    for (resource, verbs) in rules {
+    for (group, resource, verbs) in rules {
         out.push_str(&format!(
-            "- apiGroups: [\"\"]\n  resources: [\"{resource}\"]\n  verbs: [{verbs}]\n"
+            "- apiGroups: [\"{group}\"]\n  resources: [\"{resource}\"]\n  verbs: [{verbs}]\n"
         ));
     }
     out
@@ -98,15 +116,47 @@ fn role_binding(ns: &str, name: &str, role: &str, sa: &ServiceAccount) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dependency::{ServiceTarget, Target};
     use crate::selector::LabelSelector;
 
     fn dep(ns: &str, sel: &str) -> Dependency {
         Dependency {
-            namespace: ns.into(),
-            selector: LabelSelector::parse(sel).unwrap(),
-            min: None,
+            target: Target::Pods {
+                namespace: ns.into(),
+                selector: LabelSelector::parse(sel).unwrap(),
+                min: None,
+            },
             origin: "test".into(),
         }
+    }
+
+    #[test]
+    fn services_need_services_and_endpointslices_and_dns_names_nothing() {
+        let sa = ServiceAccount::parse("shop/web").unwrap();
+        let service = Dependency {
+            target: Target::Service(ServiceTarget {
+                namespace: "db".into(),
+                name: "mysql".into(),
+                min: 1,
+                hostname: None,
+                written: None,
+                absolute_fallback: Some("mysql.db.".into()),
+            }),
+            origin: "test".into(),
+        };
+        let dns = Dependency {
+            target: Target::Dns {
+                name: "api.example.com".into(),
+            },
+            origin: "test".into(),
+        };
+        let yaml = render(&[service, dns, dep("db", "app=zk")], &sa, false);
+        assert_eq!(yaml.matches("\nkind: Role\n").count(), 1);
+        assert!(yaml.contains("# depwait watches pods, services, endpointslices in namespace db"));
+        assert!(yaml.contains(
+            "- apiGroups: [\"discovery.k8s.io\"]\n  resources: [\"endpointslices\"]\n  verbs: [\"get\", \"list\", \"watch\"]"
+        ));
+        assert!(!yaml.contains("api.example.com"));
     }
 
     #[test]

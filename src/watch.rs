@@ -1,23 +1,30 @@
-//! One kube-runtime watcher and reflector store per distinct (namespace, selector).
+//! One kube-runtime watcher and reflector store per distinct watched set (kind, namespace,
+//! selector or name).
 //!
 //! Each watcher runs as its own task, applies events to its store, and tells the aggregator
 //! only what can change a verdict: its phase (listing / live / failing) and that live objects
 //! changed. The aggregator reads the stores; nothing here judges readiness.
 
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, DefaultBackoff, Event, watcher};
-use kube::{Api, Client};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
-use crate::api_error::{self, FatalApiError, Verdict};
-use crate::dependency::WatchKey;
+use crate::api_error::{self, FatalApiError, Request, Verdict};
+use crate::dependency::{WatchKey, WatchKind};
 use crate::readiness::pod::slim;
 
 /// Where a watcher is, as far as trusting its store goes.
@@ -32,41 +39,78 @@ pub enum Phase {
     Failing(String),
 }
 
-/// What a watcher task tells the aggregator.
+/// What a watcher (or probe) task tells the aggregator.
 #[derive(Debug)]
 pub enum Update {
-    /// Watcher `index` changed phase.
+    /// Source `index` changed phase.
     Phase {
-        /// Index into the watch list.
+        /// Index into the source list.
         index: usize,
         /// The new phase.
         phase: Phase,
     },
-    /// Watcher `index` applied a live add/modify/delete to its store.
+    /// Source `index` applied a live add/modify/delete to its store.
     Changed {
-        /// Index into the watch list.
+        /// Index into the source list.
         index: usize,
     },
-    /// Watcher `index` hit an error waiting cannot fix.
+    /// Source `index` hit an error waiting cannot fix.
     Fatal {
-        /// Index into the watch list.
+        /// Index into the source list.
         index: usize,
         /// The error, ready to show.
         error: FatalApiError,
     },
+    /// Probe `index` has a new result.
+    Probe {
+        /// Index into the source list.
+        index: usize,
+        /// Whether the probe succeeded.
+        ready: bool,
+        /// What it found (`10.0.0.7`) or why not (`NXDOMAIN`).
+        detail: String,
+    },
+}
+
+/// The read side of a watcher's reflector store.
+#[derive(Clone)]
+pub enum Objects {
+    /// Pods, typed: their readiness rules read many fields.
+    Pods(Store<Pod>),
+    /// Everything else, untyped: services and endpoint slices of whichever API version the
+    /// server serves.
+    Dynamic(Store<DynamicObject>),
+}
+
+impl Objects {
+    /// The pods in the store (none for a non-pod store).
+    pub fn pods(&self) -> Vec<Arc<Pod>> {
+        match self {
+            Objects::Pods(s) => s.state(),
+            Objects::Dynamic(_) => Vec::new(),
+        }
+    }
+
+    /// The objects in a dynamic store (none for a pod store).
+    pub fn dynamic(&self) -> Vec<Arc<DynamicObject>> {
+        match self {
+            Objects::Pods(_) => Vec::new(),
+            Objects::Dynamic(s) => s.state(),
+        }
+    }
 }
 
 /// A running watcher: its key, its store, and the task feeding it.
-pub struct PodWatch {
+pub struct Watch {
     /// What is watched.
     pub key: WatchKey,
     /// Read side of the reflector store.
-    pub store: Store<Pod>,
+    pub objects: Objects,
     /// Aborted on drop so an early exit leaves no request behind.
     task: JoinHandle<()>,
 }
 
-impl Drop for PodWatch {
+impl Drop for Watch {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -76,20 +120,252 @@ impl Drop for PodWatch {
 /// the watch is renewed by us, not cut by a proxy.
 const WATCH_TIMEOUT_SECS: u32 = 290;
 
-/// Start one watcher per key; their updates go to `tx`.
-pub fn spawn(client: &Client, keys: Vec<WatchKey>, tx: UnboundedSender<Update>) -> Vec<PodWatch> {
+/// Which API serves a Service's endpoints on this server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointsApi {
+    /// `discovery.k8s.io/v1` EndpointSlices (Kubernetes 1.21+).
+    SlicesV1,
+    /// `discovery.k8s.io/v1beta1` EndpointSlices (Kubernetes 1.17-1.24; the only kind on 1.20).
+    SlicesV1beta1,
+    /// core/v1 Endpoints: a server that serves no EndpointSlices at all.
+    Endpoints,
+}
+
+impl EndpointsApi {
+    /// Choose from the versions the server lists for `discovery.k8s.io` (`None`: no such
+    /// group). The newest served version wins: v1beta1 was removed in 1.25.
+    pub fn choose(served: Option<&[String]>) -> Self {
+        match served {
+            Some(v) if v.iter().any(|v| v == "v1") => EndpointsApi::SlicesV1,
+            Some(v) if v.iter().any(|v| v == "v1beta1") => EndpointsApi::SlicesV1beta1,
+            _ => EndpointsApi::Endpoints,
+        }
+    }
+
+    fn api_resource(self) -> ApiResource {
+        let gvk = |g: &str, v: &str, k: &str| GroupVersionKind::gvk(g, v, k);
+        match self {
+            EndpointsApi::SlicesV1 => ApiResource::from_gvk_with_plural(
+                &gvk("discovery.k8s.io", "v1", "EndpointSlice"),
+                "endpointslices",
+            ),
+            EndpointsApi::SlicesV1beta1 => ApiResource::from_gvk_with_plural(
+                &gvk("discovery.k8s.io", "v1beta1", "EndpointSlice"),
+                "endpointslices",
+            ),
+            EndpointsApi::Endpoints => {
+                ApiResource::from_gvk_with_plural(&gvk("", "v1", "Endpoints"), "endpoints")
+            }
+        }
+    }
+}
+
+/// API discovery shared by every watcher of one run: asked once, on first need.
+#[derive(Default)]
+pub struct Discovery {
+    /// The endpoints API, once a discovery request has succeeded.
+    endpoints: OnceCell<EndpointsApi>,
+}
+
+impl Discovery {
+    /// The API that serves Service endpoints here. One request (the API group list); an error
+    /// is returned, not cached, so the caller retries.
+    pub async fn endpoints_api(&self, client: &Client) -> Result<EndpointsApi, kube::Error> {
+        self.endpoints
+            .get_or_try_init(|| async {
+                let groups = client.list_api_groups().await?;
+                let served: Option<Vec<String>> = groups
+                    .groups
+                    .iter()
+                    .find(|g| g.name == "discovery.k8s.io")
+                    .map(|g| g.versions.iter().map(|v| v.version.clone()).collect());
+                let api = EndpointsApi::choose(served.as_deref());
+                tracing::debug!(?api, "endpoints API chosen by discovery");
+                Ok(api)
+            })
+            .await
+            .copied()
+    }
+}
+
+/// Where a watched set is read from, once discovery (if any) has said which API serves it.
+struct Resolved {
+    /// The API to list and watch.
+    api: Endpoint,
+    /// Selectors and timeout.
+    config: watcher::Config,
+    /// What RBAC must allow, for error messages.
+    request: Request,
+}
+
+/// A typed or untyped API handle.
+enum Endpoint {
+    Pods(Api<Pod>),
+    Dynamic(Api<DynamicObject>),
+}
+
+/// How to read `key`: the one place that maps a watched set to API requests, for the watchers
+/// and for `depwait check` alike. Only Service endpoints need discovery (one request, shared).
+async fn resolve(
+    client: &Client,
+    discovery: &Discovery,
+    key: &WatchKey,
+) -> Result<Resolved, kube::Error> {
+    let mut config = watcher::Config::default().timeout(WATCH_TIMEOUT_SECS);
+    if let Some(labels) = &key.labels {
+        config = config.labels(labels);
+    }
+    let ns = &key.namespace;
+    let name = key.name.clone().unwrap_or_default();
+    let dynamic =
+        |ar: &ApiResource| Endpoint::Dynamic(Api::namespaced_with(client.clone(), ns, ar));
+    Ok(match key.kind {
+        WatchKind::Pods => Resolved {
+            api: Endpoint::Pods(Api::namespaced(client.clone(), ns)),
+            config,
+            request: request_for(key, "", "pods"),
+        },
+        WatchKind::Services => Resolved {
+            api: dynamic(&ApiResource::erase::<Service>(&())),
+            config: config.fields(&format!("metadata.name={name}")),
+            request: request_for(key, "", "services"),
+        },
+        WatchKind::ServiceEndpoints => {
+            let chosen = discovery.endpoints_api(client).await?;
+            let api = dynamic(&chosen.api_resource());
+            match chosen {
+                EndpointsApi::Endpoints => Resolved {
+                    api,
+                    config: config.fields(&format!("metadata.name={name}")),
+                    request: request_for(key, "", "endpoints"),
+                },
+                _ => Resolved {
+                    api,
+                    config: config.labels(&format!("kubernetes.io/service-name={name}")),
+                    request: request_for(key, "discovery.k8s.io", "endpointslices"),
+                },
+            }
+        }
+    })
+}
+
+/// Start one watcher per key; source `first_index + i` is `keys[i]`; updates go to `tx`.
+pub fn spawn(
+    client: &Client,
+    discovery: &Arc<Discovery>,
+    first_index: usize,
+    keys: Vec<WatchKey>,
+    tx: &UnboundedSender<Update>,
+) -> Vec<Watch> {
     keys.into_iter()
         .enumerate()
-        .map(|(index, key)| {
-            let api: Api<Pod> = Api::namespaced(client.clone(), &key.namespace);
-            let (store, writer) = reflector::store();
-            let config = watcher::Config::default()
-                .labels(&key.selector)
-                .timeout(WATCH_TIMEOUT_SECS);
-            let task = tokio::spawn(run(index, key.clone(), api, config, writer, tx.clone()));
-            PodWatch { key, store, task }
+        .map(|(i, key)| {
+            let index = first_index + i;
+            let (objects, task) = match key.kind {
+                WatchKind::Pods => {
+                    let (store, writer) = reflector::store();
+                    let task = tokio::spawn(run(
+                        index,
+                        client.clone(),
+                        discovery.clone(),
+                        key.clone(),
+                        writer,
+                        tx.clone(),
+                    ));
+                    (Objects::Pods(store), task)
+                }
+                WatchKind::Services | WatchKind::ServiceEndpoints => {
+                    // The store's type tag only shapes its keys; every object in it gets the
+                    // same one, whichever API version discovery picks.
+                    let writer = reflector::store::Writer::new(ApiResource::erase::<Service>(&()));
+                    let store = writer.as_reader();
+                    let task = tokio::spawn(run(
+                        index,
+                        client.clone(),
+                        discovery.clone(),
+                        key.clone(),
+                        writer,
+                        tx.clone(),
+                    ));
+                    (Objects::Dynamic(store), task)
+                }
+            };
+            Watch { key, objects, task }
         })
         .collect()
+}
+
+fn request_for(key: &WatchKey, group: &str, resource: &str) -> Request {
+    Request {
+        group: group.into(),
+        resource: resource.into(),
+        namespace: key.namespace.clone(),
+    }
+}
+
+/// One list of `key`, no watch (`depwait check`): the objects, slimmed as a watcher would, or
+/// the error classified as a watcher's would be.
+pub async fn list_once(
+    client: &Client,
+    discovery: &Discovery,
+    key: &WatchKey,
+) -> Result<Snapshot, Verdict> {
+    let retry = |e: kube::Error| {
+        Verdict::Retry(format!(
+            "API discovery failed: {}",
+            api_error::with_causes(&e)
+        ))
+    };
+    let resolved = resolve(client, discovery, key).await.map_err(retry)?;
+    let params = kube::api::ListParams {
+        label_selector: resolved.config.label_selector.clone(),
+        field_selector: resolved.config.field_selector.clone(),
+        ..Default::default()
+    };
+    let classify =
+        |e| api_error::classify(&watcher::Error::InitialListFailed(e), &resolved.request);
+    Ok(match &resolved.api {
+        Endpoint::Pods(api) => {
+            let list = api.list(&params).await.map_err(classify)?;
+            Snapshot::Pods(
+                list.items
+                    .into_iter()
+                    .map(|mut p| {
+                        slim(&mut p);
+                        Arc::new(p)
+                    })
+                    .collect(),
+            )
+        }
+        Endpoint::Dynamic(api) => {
+            let list = api.list(&params).await.map_err(classify)?;
+            Snapshot::Dynamic(
+                list.items
+                    .into_iter()
+                    .map(|mut o| {
+                        slim_dynamic(&mut o);
+                        Arc::new(o)
+                    })
+                    .collect(),
+            )
+        }
+    })
+}
+
+/// Objects read once.
+#[derive(Debug, Clone)]
+pub enum Snapshot {
+    /// Pods.
+    Pods(Vec<Arc<Pod>>),
+    /// Untyped objects.
+    Dynamic(Vec<Arc<DynamicObject>>),
+}
+
+/// Drop what no readiness rule reads from untyped objects: managed fields and annotations
+/// (`last-applied-configuration` alone can be larger than the rest of the object).
+pub fn slim_dynamic(obj: &mut DynamicObject) {
+    obj.metadata.managed_fields = None;
+    obj.metadata.annotations = None;
 }
 
 /// Turns one watcher's events and errors into the updates the aggregator acts on.
@@ -98,7 +374,7 @@ pub fn spawn(client: &Client, keys: Vec<WatchKey>, tx: UnboundedSender<Update>) 
 /// phase logic the watcher tasks use.
 #[derive(Debug)]
 pub struct Tracker {
-    /// Index of this watcher in the watch list.
+    /// Index of this watcher in the source list.
     index: usize,
     /// Set by a retryable error, cleared by the next complete list. While set, the phase
     /// stays `Failing` through the new list's `Init`: a retry loop logs one line, not one per
@@ -107,7 +383,7 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// A tracker for watcher `index`.
+    /// A tracker for source `index`.
     pub fn new(index: usize) -> Self {
         Self {
             index,
@@ -116,7 +392,7 @@ impl Tracker {
     }
 
     /// The update an event (already applied to the store) calls for, if any.
-    pub fn event(&mut self, event: &Event<Pod>) -> Option<Update> {
+    pub fn event<K>(&mut self, event: &Event<K>) -> Option<Update> {
         let index = self.index;
         match event {
             Event::Init if self.failing => None,
@@ -147,20 +423,101 @@ impl Tracker {
     }
 }
 
-async fn run(
+/// Resolve the API (retrying discovery like a failed list), then list and watch for good.
+async fn run<K>(
     index: usize,
+    client: Client,
+    discovery: Arc<Discovery>,
     key: WatchKey,
-    api: Api<Pod>,
-    config: watcher::Config,
-    mut writer: reflector::store::Writer<Pod>,
+    writer: reflector::store::Writer<K>,
     tx: UnboundedSender<Update>,
-) {
-    // The receiver is gone only when the wait is over: then stop quietly.
-    let send = |update| tx.send(update).is_ok();
+) where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Clone + Eq + Hash,
+    Endpoint: Into<Option<Api<K>>>,
+    K: Slim,
+{
     let mut tracker = Tracker::new(index);
     let mut backoff = DefaultBackoff::default();
+    let resolved = loop {
+        match resolve(&client, &discovery, &key).await {
+            Ok(r) => break r,
+            Err(e) => {
+                let reason = format!("API discovery failed: {}", api_error::with_causes(&e));
+                if tx.send(tracker.retrying(reason)).is_err() {
+                    return;
+                }
+                tokio::time::sleep(backoff.next().unwrap_or(Duration::from_secs(30))).await;
+            }
+        }
+    };
+    let Resolved {
+        api,
+        config,
+        request,
+    } = resolved;
+    // `spawn` pairs each kind with the store type its API returns.
+    let Some(api) = api.into() else {
+        unreachable!("watch of {key} started with the wrong store type")
+    };
+    watch_forever(index, api, config, writer, request, tracker, backoff, tx).await;
+}
+
+/// Objects slimmed before they are cached: only what readiness reads is kept.
+pub trait Slim {
+    /// Drop what no readiness rule reads.
+    fn slim(&mut self);
+}
+
+impl Slim for Pod {
+    fn slim(&mut self) {
+        slim(self);
+    }
+}
+
+impl Slim for DynamicObject {
+    fn slim(&mut self) {
+        slim_dynamic(self);
+    }
+}
+
+impl From<Endpoint> for Option<Api<Pod>> {
+    fn from(e: Endpoint) -> Self {
+        match e {
+            Endpoint::Pods(api) => Some(api),
+            Endpoint::Dynamic(_) => None,
+        }
+    }
+}
+
+impl From<Endpoint> for Option<Api<DynamicObject>> {
+    fn from(e: Endpoint) -> Self {
+        match e {
+            Endpoint::Dynamic(api) => Some(api),
+            Endpoint::Pods(_) => None,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // one call site; the state of a single loop
+async fn watch_forever<K>(
+    index: usize,
+    api: Api<K>,
+    config: watcher::Config,
+    mut writer: reflector::store::Writer<K>,
+    request: Request,
+    mut tracker: Tracker,
+    mut backoff: DefaultBackoff,
+    tx: UnboundedSender<Update>,
+) where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static + Slim,
+    K::DynamicType: Clone + Eq + Hash,
+{
+    // The receiver is gone only when the wait is over: then stop quietly.
+    let send = |update| tx.send(update).is_ok();
     loop {
-        let mut events = std::pin::pin!(watcher(api.clone(), config.clone()).modify(slim));
+        let mut events =
+            std::pin::pin!(watcher(api.clone(), config.clone()).modify(|o: &mut K| o.slim()));
         while let Some(item) = events.next().await {
             let update = match item {
                 Ok(event) => {
@@ -173,7 +530,7 @@ async fn run(
                         None => continue,
                     }
                 }
-                Err(err) => match api_error::classify(&err, &key) {
+                Err(err) => match api_error::classify(&err, &request) {
                     Verdict::Fatal(error) => {
                         send(Update::Fatal { index, error });
                         return;
@@ -192,5 +549,31 @@ async fn run(
         }
         let delay = backoff.next().unwrap_or(Duration::from_secs(30));
         tokio::time::sleep(delay).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_slices_v1_preferred_then_v1beta1_then_core_endpoints() {
+        let v = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            EndpointsApi::choose(Some(&v(&["v1", "v1beta1"]))),
+            EndpointsApi::SlicesV1
+        );
+        // Kubernetes 1.20, the test server.
+        assert_eq!(
+            EndpointsApi::choose(Some(&v(&["v1beta1"]))),
+            EndpointsApi::SlicesV1beta1
+        );
+        assert_eq!(EndpointsApi::choose(Some(&[])), EndpointsApi::Endpoints);
+        assert_eq!(EndpointsApi::choose(None), EndpointsApi::Endpoints);
+        assert_eq!(EndpointsApi::Endpoints.api_resource().plural, "endpoints");
+        assert_eq!(
+            EndpointsApi::SlicesV1beta1.api_resource().api_version,
+            "discovery.k8s.io/v1beta1"
+        );
     }
 }

@@ -14,8 +14,8 @@ use kube::runtime::watcher::Event;
 use proptest::prelude::*;
 use serde_json::json;
 
-use depwait::aggregate::Board;
-use depwait::dependency::Dependency;
+use depwait::aggregate::{Board, View};
+use depwait::dependency::{Dependency, SourceKey, Target};
 use depwait::selector::LabelSelector;
 use depwait::watch::{Tracker, Update};
 
@@ -59,6 +59,18 @@ fn pod(name: u8, state: PodState) -> Pod {
         "status": {"phase": phase, "conditions": [{"type": "Ready", "status": ready}]}
     }))
     .unwrap()
+}
+
+/// The watchers' stores, as the board reads them.
+struct Stores<'a>(&'a [reflector::Store<Pod>]);
+
+impl View for Stores<'_> {
+    fn pods(&self, source: usize) -> Vec<std::sync::Arc<Pod>> {
+        self.0[source].state()
+    }
+    fn dynamic(&self, _: usize) -> Vec<std::sync::Arc<kube::api::DynamicObject>> {
+        Vec::new()
+    }
 }
 
 /// The reference: the same rules as the README states them, written without depwait's code.
@@ -123,15 +135,19 @@ proptest! {
         let dependencies: Vec<Dependency> = deps
             .iter()
             .map(|(w, min)| Dependency {
-                namespace: format!("ns{w}"),
-                selector: LabelSelector::parse("app=x").unwrap(),
-                min: *min,
+                target: Target::Pods {
+                    namespace: format!("ns{w}"),
+                    selector: LabelSelector::parse("app=x").unwrap(),
+                    min: *min,
+                },
                 origin: "model".into(),
             })
             .collect();
         let (mut board, keys) = Board::new(dependencies);
         // Board numbers watchers by first appearance; map the generator's watcher ids to them.
-        let index_of = |w: usize| keys.iter().position(|k| k.namespace == format!("ns{w}"));
+        let index_of = |w: usize| {
+            keys.iter().position(|k| matches!(k, SourceKey::Watch(k) if k.namespace == format!("ns{w}")))
+        };
 
         let mut writers: Vec<reflector::store::Writer<Pod>> = Vec::new();
         let mut stores = Vec::new();
@@ -179,10 +195,9 @@ proptest! {
                 match update {
                     Update::Phase { index, phase } => board.set_phase(index, phase),
                     Update::Changed { .. } => {}
-                    Update::Fatal { .. } => unreachable!(),
+                    Update::Fatal { .. } | Update::Probe { .. } => unreachable!(),
                 }
-                let store = &stores[i];
-                board.rejudge(i, || store.state());
+                board.rejudge(i, &Stores(&stores));
             }
             // The model's path.
             match op {

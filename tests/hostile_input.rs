@@ -1,5 +1,5 @@
 //! Property test of the whole input surface (NAMESPACE_LABEL_DICT, TIMEOUT, RETRY_INTERVAL,
-//! --pods, --timeout): every generated input either parses or is refused with a message naming
+//! --pods, --service, HOST names, --dns, --cluster-domain, --timeout): every generated input either parses or is refused with a message naming
 //! the flag or variable and showing an example. Never a panic, never unbounded work.
 
 use std::path::PathBuf;
@@ -46,6 +46,13 @@ fn json_like() -> impl Strategy<Value = String> {
     })
 }
 
+/// DNS-name-shaped text, near misses included (empty labels, `_`, over-long labels).
+fn host_like() -> impl Strategy<Value = String> {
+    prop::collection::vec("[a-zA-Z0-9_-]{0,66}", 1..6)
+        .prop_map(|labels| labels.join("."))
+        .prop_flat_map(|name| prop_oneof![Just(name.clone()), Just(format!("{name}."))])
+}
+
 fn duration_like() -> impl Strategy<Value = String> {
     prop_oneof![
         "-?[0-9]{0,25}(\\.[0-9]{0,5})?",
@@ -75,10 +82,18 @@ proptest! {
         pods in prop::collection::vec(prop_oneof![fragment(), "[a-z0-9-]{1,10}:[a-z=,!() ]{0,30}(:[0-9]{1,3})?"], 0..3),
         timeout in duration_like(),
         retry in prop::option::of(duration_like()),
+        services in prop::collection::vec(prop_oneof![fragment(), "[a-z0-9-]{1,10}/[a-z0-9-]{0,12}(:[0-9]{0,3})?"], 0..3),
+        hosts in prop::collection::vec(prop_oneof![fragment(), host_like()], 0..3),
+        dns in prop::collection::vec(prop_oneof![fragment(), host_like()], 0..2),
+        cluster_domain in prop_oneof![Just("cluster.local".to_string()), host_like(), fragment()],
     ) {
         check(Input {
             command: None,
             pods,
+            services,
+            hosts,
+            dns,
+            cluster_domain,
             namespace_label_dict: dict.map(|d| sourced("NAMESPACE_LABEL_DICT", d)),
             timeout: sourced("TIMEOUT", timeout),
             retry_interval: retry.map(|r| sourced("RETRY_INTERVAL", r)),
@@ -108,6 +123,10 @@ fn ten_megabyte_dict_is_refused_by_size() {
     let e = Config::from_input(Input {
         command: None,
         pods: vec![],
+        services: vec![],
+        hosts: vec![],
+        dns: vec![],
+        cluster_domain: "cluster.local".into(),
         namespace_label_dict: Some(sourced("NAMESPACE_LABEL_DICT", huge)),
         timeout: sourced("TIMEOUT", "300".into()),
         retry_interval: None,

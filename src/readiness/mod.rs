@@ -1,6 +1,7 @@
 //! Pure readiness rules: objects in, a verdict and the reason out. No I/O, no clock, so every
 //! rule is unit-tested without a server and the aggregator can be property-tested on top.
 
+pub mod endpoints;
 pub mod pod;
 
 /// A dependency's judgement at one moment.

@@ -3,22 +3,41 @@
 //!
 //! One control plane per test binary, started by whichever test touches [`TestEnv::get`] first;
 //! every test works in a namespace of its own, so tests run in parallel without meeting.
+//!
+//! Layout:
+//! - here: users, kubeconfigs, clients, namespaces, pods, RBAC — what a scenario is built from;
+//! - `control_plane`: starting the servers (through `control-plane.sh`, which also stops them
+//!   when the test process ends), waiting until they serve, and stopping them on purpose;
+//! - `depwait`: running the binary under test with a clean environment and a hang guard;
+//! - `services`: Services and EndpointSlices, written as the endpoint-slice controller would;
+//! - `dns`: an authoritative DNS server on loopback for the DNS path of HOST arguments.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+mod control_plane;
+mod depwait;
+mod dns;
+mod services;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
+use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::{Value, json};
-use tokio::io::AsyncReadExt;
+
+#[allow(unused_imports)] // likewise
+pub use {
+    control_plane::Server,
+    depwait::{Depwait, Finished, Running},
+    dns::DnsServer,
+};
 
 /// Who a kubeconfig authenticates as (static tokens in the API server's token file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +51,8 @@ pub enum User {
 }
 
 impl User {
+    const ALL: [User; 3] = [User::Admin, User::Alice, User::Bob];
+
     fn name(self) -> &'static str {
         match self {
             User::Admin => "admin",
@@ -39,201 +60,81 @@ impl User {
             User::Bob => "bob",
         }
     }
-}
 
-/// One of the two server processes, for fault injection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Server {
-    /// etcd: the API server keeps running but cannot read or write.
-    Etcd,
-    /// kube-apiserver: every connection drops; etcd keeps the data.
-    ApiServer,
-}
+    fn token(self) -> String {
+        format!("{}-token", self.name())
+    }
 
-impl Server {
-    fn name(self) -> &'static str {
-        match self {
-            Server::Etcd => "etcd",
-            Server::ApiServer => "apiserver",
-        }
+    /// Its line in the API server's `--token-auth-file`: token,user,uid[,"group,..."].
+    fn token_file_line(self) -> String {
+        let groups = if self == User::Admin {
+            ",\"system:masters\""
+        } else {
+            ""
+        };
+        format!("{},{},{}{groups}\n", self.token(), self.name(), self.name())
     }
 }
 
 /// A running control plane.
 pub struct TestEnv {
-    /// Holds the certificates, tokens, kubeconfigs and server logs; kept for the process.
-    dir: tempfile::TempDir,
+    /// Certificates, tokens, kubeconfigs, etcd's data and the server logs. control-plane.sh
+    /// deletes it after this process ends, as nothing in a static is ever dropped.
+    dir: PathBuf,
     /// `https://127.0.0.1:PORT`.
     pub server: String,
-    /// control-plane.sh: it outlives nothing, stopping the servers once this process is gone.
+    /// control-plane.sh. Holding it holds the write end of its stdin, whose closing at process
+    /// exit is what makes it stop the servers.
     _supervisor: std::process::Child,
 }
 
-static ENV: LazyLock<TestEnv> = LazyLock::new(TestEnv::launch);
+/// A start failure is kept as its message, so that every test of the binary fails with it, not
+/// only the first one (the others would otherwise see a poisoned lock).
+static ENV: LazyLock<Result<TestEnv, String>> = LazyLock::new(|| {
+    std::panic::catch_unwind(TestEnv::launch).map_err(|panic| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    })
+});
+
+/// Makes names unique within this test binary (which has the control plane to itself).
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Hang guard for a granted or revoked permission to reach the RBAC authorizer's cache.
+const RBAC_LIMIT: Duration = Duration::from_secs(30);
 
 impl TestEnv {
     /// The control plane of this test binary, started on first use.
     pub fn get() -> &'static TestEnv {
-        &ENV
-    }
-
-    fn launch() -> TestEnv {
-        let assets = assets_dir();
-        let dir = tempfile::Builder::new()
-            .prefix("depwait-envtest")
-            .tempdir()
-            .expect("temp dir");
-        let path = dir.path();
-        let status = Command::new("openssl")
-            .args(["genrsa", "-out"])
-            .arg(path.join("sa.key"))
-            .arg("2048")
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl, to make the service-account signing key");
-        assert!(status.success(), "openssl genrsa failed");
-        std::fs::write(
-            path.join("tokens.csv"),
-            "admin-token,admin,1,\"system:masters\"\nalice-token,alice,2\nbob-token,bob,3\n",
-        )
-        .unwrap();
-        let [etcd, peer, api] = free_ports();
-        let supervisor = Command::new("bash")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/control-plane.sh"))
-            .arg(&assets)
-            .arg(path)
-            .arg(std::process::id().to_string())
-            .args([etcd, peer, api].map(|p| p.to_string()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start control-plane.sh");
-        let env = TestEnv {
-            server: format!("https://127.0.0.1:{api}"),
-            dir,
-            _supervisor: supervisor,
-        };
-        env.wait_until_serving();
-        env
-    }
-
-    /// The API server writes its self-signed certificate at start; once it exists, poll until
-    /// an admin request succeeds. Runs on its own thread: this may be called from inside a
-    /// test's async runtime, which cannot block on another.
-    fn wait_until_serving(&self) {
-        let cert = self.dir.path().join("certs/apiserver.crt");
-        for _ in 0..600 {
-            if cert.exists() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        match &*ENV {
+            Ok(env) => env,
+            Err(why) => panic!("the test control plane did not start: {why}"),
         }
-        assert!(
-            cert.exists(),
-            "kube-apiserver wrote no certificate:\n{}",
-            self.logs()
-        );
-        for user in [User::Admin, User::Alice, User::Bob] {
-            self.write_kubeconfig(user);
-        }
-        let kubeconfig = self.kubeconfig(User::Admin);
-        let ok = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                for _ in 0..600 {
-                    if let Ok(client) = client_for(&kubeconfig).await {
-                        let ns: Api<Namespace> = Api::all(client);
-                        if ns.get("default").await.is_ok() {
-                            return true;
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                false
-            })
-        })
-        .join()
-        .unwrap();
-        assert!(ok, "kube-apiserver did not become ready:\n{}", self.logs());
     }
 
-    /// Stop a server (control-plane.sh watches for the stop file) and wait until it is gone.
-    /// Tests that do this must not share the control plane with tests running at the same time.
-    pub async fn stop(&self, server: Server) {
-        let dir = self.dir.path();
-        std::fs::write(dir.join(format!("stop-{}", server.name())), "").unwrap();
-        let stopped = dir.join(format!("stopped-{}", server.name()));
-        for _ in 0..300 {
-            if stopped.exists() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{} did not stop:\n{}", server.name(), self.logs());
-    }
-
-    /// Start a stopped server again and wait until the API answers an admin request.
-    pub async fn start(&self, server: Server) {
-        let dir = self.dir.path();
-        std::fs::remove_file(dir.join(format!("stop-{}", server.name()))).unwrap();
-        let admin = self.kubeconfig(User::Admin);
-        for _ in 0..600 {
-            if !dir.join(format!("stopped-{}", server.name())).exists()
-                && let Ok(client) = client_for(&admin).await
-                && Api::<Namespace>::all(client).get("default").await.is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("{} did not come back:\n{}", server.name(), self.logs());
-    }
-
-    /// Remove the RoleBinding [`grant`] made.
-    pub async fn revoke(&self, ns: &str, user: User, verbs: &[&str]) {
-        let name = format!("{}-{}", user.name(), verbs.join("-"));
-        Api::<RoleBinding>::namespaced(self.client(User::Admin).await, ns)
-            .delete(&name, &DeleteParams::default())
-            .await
-            .unwrap();
-    }
-
-    /// The last lines of both servers' logs, for failure messages.
-    pub fn logs(&self) -> String {
-        let tail = |name: &str| {
-            let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
-            lines[lines.len().saturating_sub(30)..].join("\n")
-        };
-        format!(
-            "--- etcd.log\n{}\n--- apiserver.log\n{}",
-            tail("etcd.log"),
-            tail("apiserver.log")
-        )
-    }
-
-    fn write_kubeconfig(&self, user: User) {
-        let token = format!("{}-token", user.name());
-        self.write_token_kubeconfig(&self.kubeconfig(user), user.name(), &token);
+    /// A kubeconfig file (JSON is valid YAML) authenticating as `user`, with TLS verification
+    /// against the server's own CA.
+    pub fn kubeconfig(&self, user: User) -> PathBuf {
+        self.dir.join(format!("kubeconfig-{}.yaml", user.name()))
     }
 
     /// A kubeconfig authenticating with `token` (e.g. a service account's, from TokenRequest).
     pub fn token_kubeconfig(&self, token: &str) -> PathBuf {
-        let path = self.dir.path().join(format!(
+        let path = self.dir.join(format!(
             "kubeconfig-token-{}.yaml",
-            COUNTER.fetch_add(1, Ordering::SeqCst)
+            COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        self.write_token_kubeconfig(&path, "token-user", token);
+        self.write_kubeconfig(&path, "token-user", token);
         path
     }
 
-    fn write_token_kubeconfig(&self, path: &Path, user: &str, token: &str) {
-        let ca = std::fs::read(self.dir.path().join("certs/apiserver.crt")).unwrap();
+    fn write_kubeconfig(&self, path: &Path, user: &str, token: &str) {
+        // apiserver.crt is the self-signed serving certificate followed by the CA that signed
+        // it: trusting the file trusts exactly this server.
+        let ca = std::fs::read(self.dir.join("certs/apiserver.crt")).unwrap();
         let config = json!({
             "apiVersion": "v1",
             "kind": "Config",
@@ -248,50 +149,55 @@ impl TestEnv {
         std::fs::write(path, config.to_string()).unwrap();
     }
 
-    /// A kubeconfig file (JSON is valid YAML) authenticating as `user` with TLS verification.
-    pub fn kubeconfig(&self, user: User) -> PathBuf {
-        self.dir
-            .path()
-            .join(format!("kubeconfig-{}.yaml", user.name()))
-    }
-
-    /// A client authenticating as `user`.
+    /// A client authenticating as `user`. Made afresh each time: a kube `Client` belongs to the
+    /// runtime it was made in, and every `#[tokio::test]` has its own.
     pub async fn client(&self, user: User) -> Client {
-        client_for(&self.kubeconfig(user)).await.unwrap()
+        client_for(&self.kubeconfig(user))
+            .await
+            .unwrap_or_else(|e| panic!("client for {user:?}: {e}"))
     }
 
     /// Create a fresh namespace named from `prefix` and return its name.
     pub async fn namespace(&self, prefix: &str) -> String {
+        let name = self.unique_name(prefix);
+        self.create_namespace(&name).await;
+        name
+    }
+
+    /// A name no other test uses, for a namespace a test creates later itself.
+    pub fn unique_name(&self, prefix: &str) -> String {
         let name = format!(
             "{prefix}-{}-{}",
             std::process::id() % 100_000,
-            COUNTER.fetch_add(1, Ordering::SeqCst)
+            COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        self.create_namespace(&name).await;
+        let dns_label = name.len() <= 63
+            && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        assert!(
+            dns_label,
+            "{name:?} is no DNS-1123 label: use a short prefix of a-z, 0-9 and '-'"
+        );
         name
     }
 
     /// Create a namespace with exactly this name (for "created after depwait started").
     pub async fn create_namespace(&self, name: &str) {
-        let api: Api<Namespace> = Api::all(self.client(User::Admin).await);
         let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-        api.create(&PostParams::default(), &ns).await.unwrap();
-    }
-
-    /// A name no other test uses, for namespaces a test creates later itself.
-    pub fn unique_name(&self, prefix: &str) -> String {
-        format!(
-            "{prefix}-{}-{}",
-            std::process::id() % 100_000,
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        )
+        Api::<Namespace>::all(self.client(User::Admin).await)
+            .create(&PostParams::default(), &ns)
+            .await
+            .unwrap_or_else(|e| panic!("create namespace {name}: {e}"));
     }
 
     async fn pods(&self, ns: &str) -> Api<Pod> {
         Api::namespaced(self.client(User::Admin).await, ns)
     }
 
-    /// Create a minimal pod with these labels; the API server gives it phase Pending.
+    /// Create a minimal pod with these labels. No scheduler or kubelet runs here: it stays
+    /// Pending, with no status, until a test writes one.
     pub async fn create_pod(&self, ns: &str, name: &str, labels: &[(&str, &str)]) {
         self.create_pod_with(ns, name, labels, json!({})).await;
     }
@@ -346,13 +252,16 @@ impl TestEnv {
         .await;
     }
 
-    /// Replace a pod's status through the status subresource, as a kubelet does.
+    /// Replace a pod's whole status through the status subresource, as a kubelet does: e.g.
+    /// `{"phase": "Failed", "reason": "Evicted"}`, or a container waiting in CrashLoopBackOff.
     pub async fn set_pod_status(&self, ns: &str, name: &str, status: Value) {
-        // A merge patch would merge `conditions` lists by replacing them whole anyway; send the
-        // full status so no field from an earlier call survives.
+        // A merge patch would keep fields an earlier call set; a replace keeps none.
         let api = self.pods(ns).await;
-        let mut pod = api.get_status(name).await.unwrap();
-        pod.status = Some(serde_json::from_value(status).unwrap());
+        let mut pod = api
+            .get_status(name)
+            .await
+            .unwrap_or_else(|e| panic!("get status of {ns}/{name}: {e}"));
+        pod.status = Some(serde_json::from_value(status).expect("a valid PodStatus"));
         pod.metadata.managed_fields = None;
         api.replace_status(name, &PostParams::default(), &pod)
             .await
@@ -368,8 +277,9 @@ impl TestEnv {
             .unwrap_or_else(|e| panic!("delete {ns}/{name}: {e}"));
     }
 
-    /// A Ready pod that is terminating: a finalizer keeps it after the delete, with
-    /// `deletionTimestamp` set, as a pod looks while its containers shut down.
+    /// A Ready pod that is terminating, as a pod looks while its containers shut down: it is
+    /// created with the finalizer `example.com/hold` and then deleted, so the API server sets
+    /// `deletionTimestamp` but keeps the pod until [`Self::release_terminating_pod`].
     pub async fn create_terminating_pod(&self, ns: &str, name: &str, labels: &[(&str, &str)]) {
         self.create_pod_with(
             ns,
@@ -383,10 +293,10 @@ impl TestEnv {
             .await
             .delete(name, &DeleteParams::default())
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("delete {ns}/{name}: {e}"));
     }
 
-    /// Drop the finalizer [`create_terminating_pod`] added, letting the pod go.
+    /// Drop the finalizer [`Self::create_terminating_pod`] added: the deletion completes.
     pub async fn release_terminating_pod(&self, ns: &str, name: &str) {
         self.pods(ns)
             .await
@@ -396,13 +306,15 @@ impl TestEnv {
                 &Patch::Merge(json!({"metadata": {"finalizers": null}})),
             )
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("release {ns}/{name}: {e}"));
     }
 
-    /// Let `user` do `verbs` on core `resources` in `ns` (a Role and a RoleBinding).
+    /// Let `user` do `verbs` on core `resources` (e.g. `pods`, `pods/status`) in `ns`: a Role
+    /// and a RoleBinding, both named after the user and verbs (one grant per user and verb set
+    /// in a namespace). Returns once the API server enforces it.
     pub async fn grant(&self, ns: &str, user: User, verbs: &[&str], resources: &[&str]) {
         let admin = self.client(User::Admin).await;
-        let name = format!("{}-{}", user.name(), verbs.join("-"));
+        let name = grant_name(user, verbs);
         let role: Role = serde_json::from_value(json!({
             "metadata": {"name": name},
             "rules": [{"apiGroups": [""], "resources": resources, "verbs": verbs}],
@@ -411,7 +323,7 @@ impl TestEnv {
         Api::<Role>::namespaced(admin.clone(), ns)
             .create(&PostParams::default(), &role)
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("create Role {ns}/{name}: {e}"));
         let binding: RoleBinding = serde_json::from_value(json!({
             "metadata": {"name": name},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
@@ -421,8 +333,71 @@ impl TestEnv {
         Api::<RoleBinding>::namespaced(admin, ns)
             .create(&PostParams::default(), &binding)
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("create RoleBinding {ns}/{name}: {e}"));
+        self.await_access(ns, user, verbs, resources, true).await;
     }
+
+    /// Undo [`Self::grant`] (by deleting its RoleBinding); returns once the API server denies.
+    pub async fn revoke(&self, ns: &str, user: User, verbs: &[&str]) {
+        let admin = self.client(User::Admin).await;
+        let name = grant_name(user, verbs);
+        let role = Api::<Role>::namespaced(admin.clone(), ns)
+            .get(&name)
+            .await
+            .unwrap_or_else(|e| panic!("no grant {ns}/{name} to revoke: {e}"));
+        Api::<RoleBinding>::namespaced(admin, ns)
+            .delete(&name, &DeleteParams::default())
+            .await
+            .unwrap_or_else(|e| panic!("delete RoleBinding {ns}/{name}: {e}"));
+        let resources = role.rules.unwrap_or_default().remove(0).resources;
+        let resources: Vec<&str> = resources.iter().flatten().map(String::as_str).collect();
+        self.await_access(ns, user, verbs, &resources, false).await;
+    }
+
+    /// The RBAC authorizer reads Roles from a cache that lags the write by a little; a test
+    /// that starts depwait right after `grant` must not see the old answer.
+    async fn await_access(
+        &self,
+        ns: &str,
+        user: User,
+        verbs: &[&str],
+        resources: &[&str],
+        allowed: bool,
+    ) {
+        let reviews = Api::<SubjectAccessReview>::all(self.client(User::Admin).await);
+        let deadline = tokio::time::Instant::now() + RBAC_LIMIT;
+        for verb in verbs {
+            for resource in resources {
+                let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
+                let review: SubjectAccessReview = serde_json::from_value(json!({"spec": {
+                    "user": user.name(),
+                    "resourceAttributes": {
+                        "namespace": ns, "verb": verb,
+                        "resource": resource, "subresource": subresource,
+                    },
+                }}))
+                .unwrap();
+                loop {
+                    let answer = reviews
+                        .create(&PostParams::default(), &review)
+                        .await
+                        .unwrap_or_else(|e| panic!("SubjectAccessReview: {e}"));
+                    if answer.status.is_some_and(|s| s.allowed == allowed) {
+                        break;
+                    }
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "{user:?} {verb} {resource} in {ns}: still not allowed={allowed}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+fn grant_name(user: User, verbs: &[&str]) -> String {
+    format!("{}-{}", user.name(), verbs.join("-"))
 }
 
 async fn client_for(kubeconfig: &Path) -> Result<Client, kube::Error> {
@@ -433,35 +408,7 @@ async fn client_for(kubeconfig: &Path) -> Result<Client, kube::Error> {
     Client::try_from(config)
 }
 
-/// The directory with `kube-apiserver` and `etcd`: `KUBEBUILDER_ASSETS`, the cache, or a build
-/// (see scripts/envtest-assets.sh; its progress goes to our stderr).
-fn assets_dir() -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/envtest-assets.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/envtest-assets.sh");
-    assert!(
-        out.status.success(),
-        "scripts/envtest-assets.sh failed; set KUBEBUILDER_ASSETS to a directory with kube-apiserver and etcd"
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    PathBuf::from(stdout.lines().last().expect("assets dir").trim())
-}
-
-/// Three loopback ports nobody listens on (a small race with other processes is acceptable).
-fn free_ports() -> [u16; 3] {
-    let listeners: Vec<std::net::TcpListener> = (0..3)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    let ports: Vec<u16> = listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect();
-    [ports[0], ports[1], ports[2]]
-}
-
+/// Standard base64 with padding, for `certificate-authority-data` (not worth a dependency).
 fn base64(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
@@ -481,227 +428,4 @@ fn base64(data: &[u8]) -> String {
         }
     }
     out
-}
-
-/// The binary under test. Cargo names it to integration tests; the demo (an example, which
-/// cargo does not tell) finds it beside its own directory, as `cargo build` lays them out.
-fn depwait_binary() -> PathBuf {
-    if let Some(path) = option_env!("CARGO_BIN_EXE_depwait") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let path = profile_dir.join("depwait");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build` first",
-        path.display()
-    );
-    path
-}
-
-/// A depwait invocation being prepared.
-pub struct Depwait {
-    user: User,
-    kubeconfig: Option<PathBuf>,
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-}
-
-impl Depwait {
-    /// depwait as `Admin`, no arguments, a clean environment.
-    pub fn new() -> Self {
-        Depwait {
-            user: User::Admin,
-            kubeconfig: None,
-            args: Vec::new(),
-            env: Vec::new(),
-        }
-    }
-
-    /// Authenticate as `user`.
-    pub fn user(mut self, user: User) -> Self {
-        self.user = user;
-        self
-    }
-
-    /// Use this kubeconfig instead of a [`User`]'s.
-    pub fn kubeconfig(mut self, path: PathBuf) -> Self {
-        self.kubeconfig = Some(path);
-        self
-    }
-
-    /// Add arguments.
-    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
-        self.args.extend(args.into_iter().map(Into::into));
-        self
-    }
-
-    /// Set an environment variable.
-    pub fn env(mut self, key: &str, value: &str) -> Self {
-        self.env.push((key.into(), value.into()));
-        self
-    }
-
-    /// Start it. Only the variables set here reach it: nothing from the developer's shell
-    /// (a stray NAMESPACE_LABEL_DICT or KUBECONFIG) can change what a test checks.
-    pub fn spawn(self) -> Running {
-        let env = TestEnv::get();
-        let dir = tempfile::tempdir().unwrap();
-        let termination_log = dir.path().join("termination-log");
-        let mut child = tokio::process::Command::new(depwait_binary())
-            .args(&self.args)
-            .env_clear()
-            .env(
-                "KUBECONFIG",
-                self.kubeconfig.unwrap_or_else(|| env.kubeconfig(self.user)),
-            )
-            .env("DEPWAIT_TERMINATION_LOG", &termination_log)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn depwait");
-        // Drain stderr as it comes so a chatty child never blocks on a full pipe, and so tests
-        // can wait for a given progress line.
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        let drain = tokio::spawn(async move {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        Running {
-            child,
-            stderr,
-            drain,
-            termination_log,
-            _dir: dir,
-        }
-    }
-}
-
-/// A depwait process under test.
-pub struct Running {
-    child: tokio::process::Child,
-    stderr: Arc<Mutex<String>>,
-    drain: tokio::task::JoinHandle<()>,
-    termination_log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-/// How a depwait run ended.
-pub struct Finished {
-    /// Exit code (`None` if killed by a signal).
-    pub code: Option<i32>,
-    /// Everything it printed on stdout.
-    pub stdout: String,
-    /// Everything it logged.
-    pub stderr: String,
-    /// The termination message, if it wrote one.
-    pub termination_log: Option<String>,
-}
-
-impl std::fmt::Debug for Finished {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit code {:?}\n--- stdout\n{}--- stderr\n{}--- termination log\n{}",
-            self.code,
-            self.stdout,
-            self.stderr,
-            self.termination_log.as_deref().unwrap_or("(none)")
-        )
-    }
-}
-
-impl Running {
-    /// What it has logged so far.
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Wait until its log contains `needle`: the point a scenario's next step may depend on.
-    /// Panics (with the log) after `limit` or if it exits first; a hang guard, not a timing check.
-    pub async fn wait_for_log(&mut self, needle: &str, limit: Duration) {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            if self.stderr().contains(needle) {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "depwait exited ({status}) before logging {needle:?}:\n{}",
-                    self.stderr()
-                );
-            }
-            if tokio::time::Instant::now() > deadline {
-                panic!(
-                    "depwait did not log {needle:?} within {limit:?}:\n{}",
-                    self.stderr()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Assert that it is still waiting after `period` (it must not have released).
-    pub async fn assert_still_running(&mut self, period: Duration) {
-        tokio::time::sleep(period).await;
-        if let Some(status) = self.child.try_wait().unwrap() {
-            panic!(
-                "depwait exited ({status}) but should still be waiting:\n{}",
-                self.stderr()
-            );
-        }
-    }
-
-    /// Send a signal (`TERM`, `INT`, ...).
-    pub fn signal(&self, name: &str) {
-        let pid = self.child.id().expect("still running").to_string();
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Wait for it to exit (hang guard: one minute) and assert its exit code.
-    pub async fn expect_exit(self, code: i32) -> Finished {
-        let done = self.wait(Duration::from_secs(60)).await;
-        assert_eq!(done.code, Some(code), "{done:?}");
-        done
-    }
-
-    /// Wait for it to exit. Kills it and panics with its log after `limit`: a hang guard, not
-    /// a timing assertion.
-    pub async fn wait(mut self, limit: Duration) -> Finished {
-        let status = match tokio::time::timeout(limit, self.child.wait()).await {
-            Ok(status) => status.unwrap(),
-            Err(_) => {
-                let _ = self.child.kill().await;
-                panic!("depwait still running after {limit:?}:\n{}", self.stderr());
-            }
-        };
-        let _ = (&mut self.drain).await;
-        let mut stdout = String::new();
-        if let Some(mut pipe) = self.child.stdout.take() {
-            let _ = pipe.read_to_string(&mut stdout).await;
-        }
-        Finished {
-            code: status.code(),
-            stdout,
-            stderr: self.stderr(),
-            termination_log: std::fs::read_to_string(&self.termination_log).ok(),
-        }
-    }
 }

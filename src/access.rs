@@ -1,0 +1,51 @@
+//! Before watching for a positional HOST name: may this identity watch the Service and its
+//! EndpointSlices? If not, the name is resolved through DNS instead, as service-precheck did —
+//! a drop-in must work with the RBAC its users already have (often none).
+
+use futures::future::join_all;
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use kube::api::PostParams;
+use kube::{Api, Client};
+
+/// The rules the event-driven path needs in a namespace, as (group, resource, verb).
+const NEEDED: [(&str, &str, &str); 4] = [
+    ("", "services", "list"),
+    ("", "services", "watch"),
+    ("discovery.k8s.io", "endpointslices", "list"),
+    ("discovery.k8s.io", "endpointslices", "watch"),
+];
+
+/// The Role rule that would enable watching, for the log line that explains the fallback.
+pub const RULE_HINT: &str = "rules: [{apiGroups: [\"\"], resources: [\"services\"], verbs: [\"get\", \"list\", \"watch\"]}, {apiGroups: [\"discovery.k8s.io\"], resources: [\"endpointslices\"], verbs: [\"get\", \"list\", \"watch\"]}]";
+
+/// Whether Services and EndpointSlices may be listed and watched in `namespace`: one
+/// SelfSubjectAccessReview per verb and resource (every authenticated user may create them).
+/// `Err` carries why the question could not be answered.
+pub async fn may_watch_services(client: &Client, namespace: &str) -> Result<bool, String> {
+    let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    let reviews = NEEDED.iter().map(|(group, resource, verb)| {
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    namespace: Some(namespace.into()),
+                    group: Some((*group).into()),
+                    resource: Some((*resource).into()),
+                    verb: Some((*verb).into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let api = api.clone();
+        async move { api.create(&PostParams::default(), &review).await }
+    });
+    let mut allowed = true;
+    for answer in join_all(reviews).await {
+        let review = answer.map_err(|e| crate::api_error::with_causes(&e))?;
+        allowed &= review.status.is_some_and(|s| s.allowed);
+    }
+    Ok(allowed)
+}

@@ -1,0 +1,99 @@
+//! Checks that cannot be watched: a DNS name resolving. They are retried with a short capped
+//! backoff, so that release follows within about a second of the answer changing, without
+//! hammering anything while the answer stays the same.
+//!
+//! A probe reports through a callback only when its result changes, so the aggregator is woken
+//! for news, not for every attempt.
+
+mod dns;
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+pub use dns::Resolver;
+
+/// What a probe checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// The name resolves to at least one address, through the pod's resolver configuration.
+    Dns { host: String },
+}
+
+/// One probe result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeStatus {
+    /// Ready, with what was seen (e.g. the addresses a name resolved to).
+    Ready(String),
+    /// Not ready, with why (e.g. `NXDOMAIN`), as a progress line shows it.
+    NotReady(String),
+}
+
+/// The first retry comes this soon after a failed attempt…
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+/// …and the delay doubles up to this, which bounds how late a release can be.
+const MAX_RETRY: Duration = Duration::from_secs(1);
+/// One attempt may take this long before it counts as failed. Shorter than the resolver's own
+/// 5 s default so a dead name server shows up in the progress line quickly.
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(2);
+
+/// Run `check` until `report` returns false (its receiver is gone) or the task is aborted.
+/// `report` is called with the first result and then whenever the result changes.
+pub fn spawn<F>(check: Check, mut report: F) -> JoinHandle<()>
+where
+    F: FnMut(ProbeStatus) -> bool + Send + 'static,
+{
+    tokio::spawn(async move {
+        let resolver = Resolver::from_env();
+        let mut last: Option<ProbeStatus> = None;
+        let mut delay = FIRST_RETRY;
+        loop {
+            let status = match tokio::time::timeout(ATTEMPT_LIMIT, attempt(&check, &resolver)).await
+            {
+                Ok(status) => status,
+                Err(_) => ProbeStatus::NotReady(format!(
+                    "no answer within {}",
+                    humantime::format_duration(ATTEMPT_LIMIT)
+                )),
+            };
+            if last.as_ref() != Some(&status) {
+                tracing::debug!(?check, ?status, "probe result changed");
+                // A change starts the backoff again: the thing probed is moving, so look soon.
+                delay = FIRST_RETRY;
+                last = Some(status.clone());
+                if !report(status) {
+                    return;
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = next_delay(delay);
+        }
+    })
+}
+
+/// Double the delay, up to [`MAX_RETRY`].
+fn next_delay(delay: Duration) -> Duration {
+    (delay * 2).min(MAX_RETRY)
+}
+
+async fn attempt(check: &Check, resolver: &Resolver) -> ProbeStatus {
+    match check {
+        Check::Dns { host } => resolver.resolve(host).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped_at_a_second() {
+        let mut delay = FIRST_RETRY;
+        let mut delays = Vec::new();
+        for _ in 0..8 {
+            delays.push(delay.as_millis());
+            delay = next_delay(delay);
+        }
+        assert_eq!(delays, [100, 200, 400, 800, 1000, 1000, 1000, 1000]);
+    }
+}

@@ -1,0 +1,104 @@
+//! The running sources of one wait — watchers and probes — by source index, as the
+//! aggregator reads them.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
+use kube::api::DynamicObject;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+
+use crate::aggregate::{Sources, View};
+use crate::dependency::SourceKey;
+use crate::probe;
+use crate::watch::{self, Discovery, Update, Watch};
+
+/// Watchers and probes, indexed like the board's sources.
+pub struct Running {
+    /// The watcher of each watch source; `None` for probes.
+    watches: Vec<Option<Watch>>,
+    /// Probe tasks, aborted on drop so an early exit leaves nothing behind.
+    probes: Vec<JoinHandle<()>>,
+    /// Where probes send their results.
+    tx: UnboundedSender<Update>,
+}
+
+impl Running {
+    /// Start a watcher or probe for every source in `keys` (source `i` is `keys[i]`).
+    /// `client` may be `None` only when no key is a watch.
+    pub fn start(client: Option<&Client>, keys: &[SourceKey], tx: UnboundedSender<Update>) -> Self {
+        let discovery = Arc::new(Discovery::default());
+        let mut running = Self {
+            watches: Vec::with_capacity(keys.len()),
+            probes: Vec::new(),
+            tx,
+        };
+        for (index, key) in keys.iter().enumerate() {
+            match (key, client) {
+                (SourceKey::Watch(w), Some(client)) => {
+                    let watch =
+                        watch::spawn(client, &discovery, index, vec![w.clone()], &running.tx);
+                    running.watches.push(watch.into_iter().next());
+                }
+                (SourceKey::Watch(w), None) => {
+                    unreachable!("config gives watches only with a client: {w}")
+                }
+                (SourceKey::Dns(_), _) => {
+                    running.watches.push(None);
+                    running.start_probe(index, key);
+                }
+            }
+        }
+        running
+    }
+}
+
+impl View for Running {
+    fn pods(&self, source: usize) -> Vec<Arc<Pod>> {
+        match self.watches.get(source) {
+            Some(Some(w)) => w.objects.pods(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn dynamic(&self, source: usize) -> Vec<Arc<DynamicObject>> {
+        match self.watches.get(source) {
+            Some(Some(w)) => w.objects.dynamic(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Sources for Running {
+    fn start_probe(&mut self, index: usize, key: &SourceKey) {
+        let SourceKey::Dns(name) = key else {
+            return;
+        };
+        if self.watches.len() <= index {
+            self.watches.resize_with(index + 1, || None);
+        }
+        let tx = self.tx.clone();
+        let task = probe::spawn(probe::Check::Dns { host: name.clone() }, move |status| {
+            let (ready, detail) = match status {
+                probe::ProbeStatus::Ready(detail) => (true, detail),
+                probe::ProbeStatus::NotReady(reason) => (false, reason),
+            };
+            tx.send(Update::Probe {
+                index,
+                ready,
+                detail,
+            })
+            .is_ok()
+        });
+        self.probes.push(task);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for task in &self.probes {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Running the binary under test: a clean environment, its output collected as it comes, and a
+//! hang guard on every wait.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::task::JoinHandle;
+
+use super::{TestEnv, User};
+
+/// Hang guard of [`Running::expect_exit`].
+const EXIT_LIMIT: Duration = Duration::from_secs(60);
+
+/// A depwait invocation being prepared.
+pub struct Depwait {
+    user: User,
+    /// Overrides `user`'s kubeconfig, e.g. for a service account's token.
+    kubeconfig: Option<PathBuf>,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Depwait {
+    /// depwait as `Admin`, no arguments, a clean environment.
+    pub fn new() -> Self {
+        Depwait {
+            user: User::Admin,
+            kubeconfig: None,
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Authenticate as `user`.
+    pub fn user(mut self, user: User) -> Self {
+        self.user = user;
+        self
+    }
+
+    /// Use this kubeconfig instead of a [`User`]'s.
+    pub fn kubeconfig(mut self, path: PathBuf) -> Self {
+        self.kubeconfig = Some(path);
+        self
+    }
+
+    /// Add arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Set an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Start it. Only the variables set here reach it, besides `KUBECONFIG` and
+    /// `DEPWAIT_TERMINATION_LOG` (a fresh path, written only if depwait writes it): nothing from
+    /// the developer's shell (a stray NAMESPACE_LABEL_DICT, TIMEOUT, RUST_LOG, KUBECONFIG or
+    /// proxy) can change what a test checks.
+    pub fn spawn(self) -> Running {
+        let env = TestEnv::get();
+        let dir = tempfile::tempdir().unwrap();
+        let termination_log = dir.path().join("termination-log");
+        let mut child = tokio::process::Command::new(depwait_binary())
+            .args(&self.args)
+            .env_clear()
+            .env(
+                "KUBECONFIG",
+                self.kubeconfig.unwrap_or_else(|| env.kubeconfig(self.user)),
+            )
+            .env("DEPWAIT_TERMINATION_LOG", &termination_log)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn depwait");
+        let stdout = Collected::start(child.stdout.take().unwrap());
+        let stderr = Collected::start(child.stderr.take().unwrap());
+        Running {
+            child,
+            stdout,
+            stderr,
+            termination_log,
+            _dir: dir,
+        }
+    }
+
+    /// Start it and wait for it to exit; see [`Running::wait`].
+    pub async fn run(self, limit: Duration) -> Finished {
+        self.spawn().wait(limit).await
+    }
+}
+
+/// A pipe read to the end as the data comes: a chatty child never blocks on a full pipe, and
+/// tests can look at what it has written so far.
+struct Collected {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    reader: JoinHandle<()>,
+}
+
+impl Collected {
+    fn start(mut pipe: impl AsyncRead + Unpin + Send + 'static) -> Collected {
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let sink = bytes.clone();
+        let reader = tokio::spawn(async move {
+            let mut buf = [0u8; 8192];
+            while let Ok(n @ 1..) = pipe.read(&mut buf).await {
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Collected { bytes, reader }
+    }
+
+    /// Decoded only here, so a character split across two reads stays whole.
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
+    }
+
+    /// Everything, once the writer has closed the pipe.
+    async fn finish(mut self) -> String {
+        let _ = (&mut self.reader).await;
+        self.text()
+    }
+}
+
+/// A depwait process under test.
+pub struct Running {
+    child: tokio::process::Child,
+    stdout: Collected,
+    stderr: Collected,
+    termination_log: PathBuf,
+    /// Holds the termination log.
+    _dir: tempfile::TempDir,
+}
+
+/// How a depwait run ended.
+pub struct Finished {
+    /// Exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    /// Everything it printed on stdout.
+    pub stdout: String,
+    /// Everything it logged.
+    pub stderr: String,
+    /// The termination message, if it wrote one.
+    pub termination_log: Option<String>,
+}
+
+impl std::fmt::Debug for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit code {:?}\n--- stdout\n{}--- stderr\n{}--- termination log\n{}",
+            self.code,
+            self.stdout,
+            self.stderr,
+            self.termination_log.as_deref().unwrap_or("(none)")
+        )
+    }
+}
+
+impl Running {
+    /// What it has logged so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.text()
+    }
+
+    /// Wait until its log contains `needle`: the point a scenario's next step may depend on.
+    /// Panics (with the log) after `limit` or if it exits first; a hang guard, not a timing check.
+    pub async fn wait_for_log(&mut self, needle: &str, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.stderr().contains(needle) {
+            if let Some(status) = self.try_finished() {
+                panic!(
+                    "depwait exited ({status}) before logging {needle:?}:\n{}",
+                    self.stderr()
+                );
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "depwait did not log {needle:?} within {limit:?}:\n{}",
+                    self.stderr()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// How it exited, if it has.
+    pub fn try_finished(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("poll depwait")
+    }
+
+    /// Assert that it is still waiting after `period` (it must not have released).
+    pub async fn assert_still_running(&mut self, period: Duration) {
+        tokio::time::sleep(period).await;
+        if let Some(status) = self.try_finished() {
+            panic!(
+                "depwait exited ({status}) but should still be waiting:\n{}",
+                self.stderr()
+            );
+        }
+    }
+
+    /// Send a signal (`TERM`, `INT`, ...).
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("still running").to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} {pid}");
+    }
+
+    /// Wait for it to exit (hang guard: one minute) and assert its exit code.
+    pub async fn expect_exit(self, code: i32) -> Finished {
+        let done = self.wait(EXIT_LIMIT).await;
+        assert_eq!(done.code, Some(code), "{done:?}");
+        done
+    }
+
+    /// Wait for it to exit. Kills it and panics with its log after `limit`: a hang guard, not
+    /// a timing assertion.
+    pub async fn wait(mut self, limit: Duration) -> Finished {
+        let status = match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(status) => status.expect("wait for depwait"),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                panic!(
+                    "depwait still running after {limit:?}, killed:\n{}",
+                    self.stderr.finish().await
+                );
+            }
+        };
+        Finished {
+            code: status.code(),
+            stdout: self.stdout.finish().await,
+            stderr: self.stderr.finish().await,
+            termination_log: std::fs::read_to_string(&self.termination_log).ok(),
+        }
+    }
+}
+
+/// The binary under test. Cargo names it to integration tests; the demo (an example, which
+/// cargo does not tell) finds it beside its own directory, as `cargo build` lays them out.
+fn depwait_binary() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_depwait") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let path = profile_dir.join("depwait");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build` first",
+        path.display()
+    );
+    path
+}
