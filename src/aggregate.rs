@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::api_error::FatalApiError;
 use crate::dependency::{Dependency, SourceKey, Target};
 use crate::readiness::endpoints::{self, ServiceKind};
-use crate::readiness::{Readiness, pod};
+use crate::readiness::{Readiness, object, pod};
 use crate::watch::{Phase, Update};
 
 /// How a wait ended.
@@ -28,6 +28,11 @@ pub enum Outcome {
     TimedOut,
     /// A watcher hit an error no retry can fix (403, 401, ...).
     Fatal(FatalApiError),
+    /// A dependency failed for good (a Job's `Failed=True`): dependency `dep` of the board.
+    Failed {
+        /// Index into the dependencies.
+        dep: usize,
+    },
     /// SIGTERM or SIGINT arrived.
     Interrupted(Signal),
 }
@@ -119,7 +124,7 @@ impl Board {
         }
         self.states.push(match key {
             SourceKey::Watch(_) => SourceState::Watch(Phase::Listing),
-            SourceKey::Dns(_) => SourceState::Probe(None),
+            SourceKey::Dns(_) | SourceKey::Tcp { .. } => SourceState::Probe(None),
         });
         self.keys.push(key);
         self.keys.len() - 1
@@ -219,6 +224,7 @@ impl Board {
                                         format!("does not resolve: {detail}")
                                     }
                                 ),
+                                failed: false,
                             }
                         }
                         _ => Readiness::unknown(format!(
@@ -241,6 +247,7 @@ impl Board {
                             ready_objects: usize::from(ready),
                             counted_objects: 1,
                             summary: format!("ExternalName {name}: {detail}"),
+                            failed: false,
                         }
                     }
                     Some(ServiceKind::Endpoints) => {
@@ -253,14 +260,24 @@ impl Board {
                 self.last_live[dep] = Some(r.summary.clone());
                 r
             }
-            Target::Dns { .. } => {
+            Target::Dns { .. } | Target::Tcp { .. } => {
                 let (ready, detail) = self.probe(sources[0]);
                 Readiness {
                     ready,
                     ready_objects: usize::from(ready),
                     counted_objects: 1,
                     summary: detail,
+                    failed: false,
                 }
+            }
+            Target::Object(t) => {
+                let s = sources[0];
+                if let Some(waiting) = self.not_live(dep, &[s], "listing") {
+                    return waiting;
+                }
+                let r = object::judge(&t, &view.dynamic(s));
+                self.last_live[dep] = Some(r.summary.clone());
+                r
             }
         }
     }
@@ -282,6 +299,7 @@ impl Board {
                 SourceState::Watch(Phase::Failing(reason)) => {
                     format!("API error, retrying: {reason}")
                 }
+                SourceState::Watch(Phase::NotServed(reason)) => reason.clone(),
             };
             return Some(Readiness::unknown(match &self.last_live[dep] {
                 Some(last) => format!("{what} (last seen: {last})"),
@@ -289,6 +307,11 @@ impl Board {
             }));
         }
         None
+    }
+
+    /// The first dependency that failed for good, if any.
+    pub fn failed(&self) -> Option<usize> {
+        self.verdicts.iter().position(|v| v.failed)
     }
 
     /// True when every dependency is Ready now, each from live stores.
@@ -393,6 +416,9 @@ pub async fn wait(
         }
         if board.all_ready() {
             return Outcome::Ready;
+        }
+        if let Some(dep) = board.failed() {
+            return Outcome::Failed { dep };
         }
         if updates.is_closed() && updates.is_empty() {
             // Every source task ended without a fatal error: cannot happen while they loop

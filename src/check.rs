@@ -60,8 +60,8 @@ pub async fn run(dependencies: Vec<Dependency>, client: Client, color: bool) -> 
                 }
                 Err(Verdict::Retry(reason)) => board.set_phase(index, Phase::Failing(reason)),
             },
-            SourceKey::Dns(name) => {
-                let (ready, detail) = resolve_once(name).await;
+            SourceKey::Dns(_) | SourceKey::Tcp { .. } => {
+                let (ready, detail) = probe_once(key).await;
                 board.set_probe(index, ready, detail);
             }
         }
@@ -71,8 +71,8 @@ pub async fn run(dependencies: Vec<Dependency>, client: Client, color: bool) -> 
     }
     // An ExternalName Service asks for its name to be resolved: once, here too.
     for (index, key) in board.take_wanted() {
-        if let SourceKey::Dns(name) = &key {
-            let (ready, detail) = resolve_once(name).await;
+        if let SourceKey::Dns(_) = &key {
+            let (ready, detail) = probe_once(&key).await;
             board.set_probe(index, ready, detail);
             lists.pods.push(Vec::new());
             lists.dynamic.push(Vec::new());
@@ -142,17 +142,22 @@ pub async fn run(dependencies: Vec<Dependency>, client: Client, color: bool) -> 
     }
     let code = if board.all_ready() {
         ExitCode::Ready
+    } else if board.failed().is_some() {
+        ExitCode::DependencyFailed
     } else {
         ExitCode::TimedOut
     };
     (code, table(&rows, color))
 }
 
-/// One DNS answer, through the same probe a wait uses, or why there is none.
-async fn resolve_once(name: &str) -> (bool, String) {
+/// One probe answer (DNS, TCP), through the same probe a wait uses, or why there is none.
+async fn probe_once(key: &SourceKey) -> (bool, String) {
+    let Some(check) = probe::Check::for_source(key) else {
+        return (false, "not a probe".into());
+    };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let mut tx = Some(tx);
-    let task = probe::spawn(probe::Check::Dns { host: name.into() }, move |status| {
+    let task = probe::spawn(check, move |status| {
         if let Some(tx) = tx.take() {
             let _ = tx.send(status);
         }

@@ -23,6 +23,11 @@ Examples:
   NAMESPACE_LABEL_DICT='{\"namespace-1\": [{\"app\": \"MyApp\", \"environment\": \"dev\"}]}' \\
   TIMEOUT=300 RETRY_INTERVAL=15 depwait
 
+  # A migration Job, two rollouts, a Flux Kustomization, a PVC bound, a database port.
+  depwait --job db/migrate --rollout app/deployment/api --rollout db/statefulset/zk \\
+    --resource 'flux-system/kustomizations.kustomize.toolkit.fluxcd.io/infra' \\
+    --resource 'db/persistentvolumeclaims/data:jsonpath={.status.phase}=Bound' --tcp db.internal:5432
+
   # At 3 a.m.: what is this rollout waiting for? One look, a table, no waiting.
   depwait check --pods 'shop:app=web' --pods 'db:app=zk:2'     # or: kubectl depwait check ...
 
@@ -38,6 +43,8 @@ a Service that does not exist yet means: keep waiting.
 HOST names of cluster form (svc.ns, host.svc.ns, with or without .svc[.CLUSTER-DOMAIN]) are such
 Services (host.svc.ns: the endpoint with that hostname, e.g. a StatefulSet pod); other names, and
 all names when EndpointSlices may not be watched, are resolved through DNS until they resolve.
+A --job is ready when Complete=True; a --rollout when `kubectl rollout status` would say so;
+a --resource when its FOR holds (kubectl wait's rules); a --tcp port when it accepts a connection.
 depwait releases the moment every dependency is ready at the same time.
 
 Exit codes:
@@ -45,6 +52,7 @@ Exit codes:
   1    timed out
   2    bad configuration or usage; nothing was sent to the API server
   3    access denied, or another API error that waiting cannot fix
+  4    a dependency failed (a Job's Failed=True); waiting cannot help
   130  interrupted by SIGINT
   143  terminated by SIGTERM (e.g. the pod is being deleted)
 
@@ -77,6 +85,31 @@ pub struct Cli {
     /// its external name resolves.
     #[arg(long = "service", value_name = "NS/NAME[:MIN]", global = true)]
     pub services: Vec<String>,
+
+    /// A Job that must complete, as NAMESPACE/NAME. A Job that fails (`Failed=True`) ends the
+    /// wait at once with exit code 4.
+    #[arg(long = "job", value_name = "NS/NAME", global = true)]
+    pub jobs: Vec<String>,
+
+    /// A rollout that must finish, as NAMESPACE/KIND/NAME; KIND is `deployment`, `statefulset`
+    /// or `daemonset` (or kubectl's short and plural names). Judged as `kubectl rollout status`.
+    #[arg(long = "rollout", value_name = "NS/KIND/NAME", global = true)]
+    pub rollouts: Vec<String>,
+
+    /// Any object, including custom resources: NAMESPACE/TYPE/NAME[:FOR], or TYPE/NAME[:FOR]
+    /// for cluster-scoped ones.
+    ///
+    /// TYPE as kubectl takes it: `kind`, `plural`, `plural.group` or `plural.version.group`
+    /// (`certificates.cert-manager.io`). FOR is kubectl wait's --for: `condition=NAME[=VALUE]`
+    /// (default `condition=Ready`), `jsonpath=EXPR[=VALUE]`, `create` or `delete`. A type the
+    /// server does not serve yet (CRD not installed) means: keep waiting.
+    #[arg(long = "resource", value_name = "NS/TYPE/NAME[:FOR]", global = true)]
+    pub resources: Vec<String>,
+
+    /// A TCP port that must accept connections, as HOST:PORT (`db.internal:5432`,
+    /// `[fd00::1]:5432`). Probed with a short capped backoff: a port cannot be watched.
+    #[arg(long = "tcp", value_name = "HOST:PORT", global = true)]
+    pub tcp: Vec<String>,
 
     /// Resolve this name through DNS until it resolves, even if it looks like a Service name.
     #[arg(long = "dns", value_name = "HOST", global = true)]
@@ -235,6 +268,14 @@ pub struct Input {
     pub hosts: Vec<String>,
     /// `--dns` names in order.
     pub dns: Vec<String>,
+    /// `--job` values in order.
+    pub jobs: Vec<String>,
+    /// `--rollout` values in order.
+    pub rollouts: Vec<String>,
+    /// `--resource` values in order.
+    pub resources: Vec<String>,
+    /// `--tcp` values in order.
+    pub tcp: Vec<String>,
     /// The cluster DNS domain.
     pub cluster_domain: String,
     /// The seed's JSON dependency list.
@@ -293,6 +334,10 @@ impl Input {
             services: cli.services,
             hosts,
             dns: cli.dns,
+            jobs: cli.jobs,
+            rollouts: cli.rollouts,
+            resources: cli.resources,
+            tcp: cli.tcp,
             cluster_domain: cli.cluster_domain,
             namespace_label_dict: cli.namespace_label_dict.map(|t| {
                 sourced(

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+mod objects;
+
 use crate::cli::{Input, LogFormat, Sourced};
 use crate::dependency::{Dependency, ServiceTarget, Target};
 use crate::names::{self, HostName};
@@ -87,10 +89,22 @@ impl Config {
             let origin = format!("--dns #{}", i + 1);
             dependencies.push(parse_dns(host, origin)?);
         }
+        for (i, spec) in input.jobs.iter().enumerate() {
+            dependencies.push(objects::parse_job(spec, i + 1)?);
+        }
+        for (i, spec) in input.rollouts.iter().enumerate() {
+            dependencies.push(objects::parse_rollout(spec, i + 1)?);
+        }
+        for (i, spec) in input.resources.iter().enumerate() {
+            dependencies.push(objects::parse_resource(spec, i + 1)?);
+        }
+        for (i, spec) in input.tcp.iter().enumerate() {
+            dependencies.push(objects::parse_tcp(spec, i + 1)?);
+        }
         if dependencies.is_empty() {
             return Err(ConfigError {
                 name: "dependencies".into(),
-                problem: "nothing to wait for: give --pods, --service, HOST names, or set NAMESPACE_LABEL_DICT".into(),
+                problem: "nothing to wait for: give --pods, --service, --job, --rollout, --resource, --tcp, HOST names, or set NAMESPACE_LABEL_DICT".into(),
                 example: PODS_EXAMPLE,
             });
         }
@@ -421,6 +435,10 @@ mod tests {
             services: vec![],
             hosts: vec![],
             dns: vec![],
+            jobs: vec![],
+            rollouts: vec![],
+            resources: vec![],
+            tcp: vec![],
             cluster_domain: "cluster.local".into(),
             namespace_label_dict: None,
             timeout: sourced("TIMEOUT", "300"),

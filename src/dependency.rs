@@ -35,6 +35,74 @@ pub enum Target {
         /// The name as given.
         name: String,
     },
+    /// One object of any type (`--job`, `--rollout`, `--resource`), judged by `wait_for`.
+    Object(ObjectTarget),
+    /// A TCP port accepting connections (`--tcp`); probed, since it cannot be watched.
+    Tcp {
+        /// Host name or IP address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+}
+
+/// One object and what it must show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectTarget {
+    /// `None` for cluster-scoped objects.
+    pub namespace: Option<String>,
+    /// The type as kubectl takes it (`jobs.batch`, `deployment`, `certificates`), resolved
+    /// through discovery when the watch starts.
+    pub resource: String,
+    /// The object's name.
+    pub name: String,
+    /// What counts as ready.
+    pub wait_for: WaitFor,
+}
+
+/// What an object must show (kubectl's `--for`, plus Job and rollout judgements).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitFor {
+    /// A Job's `Complete=True`; `Failed=True` fails the wait (exit 4).
+    JobComplete,
+    /// `kubectl rollout status` of a Deployment, StatefulSet or DaemonSet.
+    Rollout,
+    /// `condition=NAME[=VALUE]`: the status condition NAME has status VALUE (default `True`),
+    /// for the object's current generation when the condition says which it observed.
+    Condition {
+        /// Condition type, matched case-insensitively as kubectl does.
+        name: String,
+        /// Expected status, matched case-insensitively.
+        value: String,
+    },
+    /// `jsonpath=EXPR[=VALUE]`: EXPR yields VALUE (or, without VALUE, anything non-empty).
+    JsonPath {
+        /// The expression as written (`{.status.phase}`).
+        expr: String,
+        /// Expected value, if any.
+        value: Option<String>,
+    },
+    /// The object exists.
+    Create,
+    /// The object does not exist.
+    Delete,
+}
+
+impl fmt::Display for WaitFor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitFor::JobComplete => write!(f, "complete"),
+            WaitFor::Rollout => write!(f, "rolled out"),
+            WaitFor::Condition { name, value } => write!(f, "condition={name}={value}"),
+            WaitFor::JsonPath { expr, value: None } => write!(f, "jsonpath={expr}"),
+            WaitFor::JsonPath {
+                expr,
+                value: Some(v),
+            } => write!(f, "jsonpath={expr}={v}"),
+            WaitFor::Create => write!(f, "create"),
+            WaitFor::Delete => write!(f, "delete"),
+        }
+    }
 }
 
 /// A Service judged from its EndpointSlices.
@@ -72,9 +140,9 @@ impl Dependency {
     /// through DNS).
     pub fn needs_api(&self) -> bool {
         match &self.target {
-            Target::Pods { .. } => true,
+            Target::Pods { .. } | Target::Object(_) => true,
             Target::Service(s) => s.written.is_none(),
-            Target::Dns { .. } => false,
+            Target::Dns { .. } | Target::Tcp { .. } => false,
         }
     }
 
@@ -103,6 +171,7 @@ impl Dependency {
                 namespace: namespace.clone(),
                 labels: Some(selector.as_str().to_string()),
                 name: None,
+                resource: None,
             })],
             Target::Service(s) => {
                 let mut keys = vec![
@@ -111,12 +180,14 @@ impl Dependency {
                         namespace: s.namespace.clone(),
                         labels: None,
                         name: Some(s.name.clone()),
+                        resource: None,
                     }),
                     SourceKey::Watch(WatchKey {
                         kind: WatchKind::ServiceEndpoints,
                         namespace: s.namespace.clone(),
                         labels: None,
                         name: Some(s.name.clone()),
+                        resource: None,
                     }),
                 ];
                 if let Some(name) = &s.absolute_fallback {
@@ -125,6 +196,17 @@ impl Dependency {
                 keys
             }
             Target::Dns { name } => vec![SourceKey::Dns(name.clone())],
+            Target::Object(o) => vec![SourceKey::Watch(WatchKey {
+                kind: WatchKind::Objects,
+                namespace: o.namespace.clone().unwrap_or_default(),
+                labels: None,
+                name: Some(o.name.clone()),
+                resource: Some(o.resource.clone()),
+            })],
+            Target::Tcp { host, port } => vec![SourceKey::Tcp {
+                host: host.clone(),
+                port: *port,
+            }],
         }
     }
 }
@@ -156,6 +238,18 @@ impl fmt::Display for Dependency {
                 Ok(())
             }
             Target::Dns { name } => write!(f, "{name}"),
+            Target::Tcp { host, port } => write!(f, "tcp {host}:{port}"),
+            Target::Object(o) => {
+                let at = match &o.namespace {
+                    Some(ns) => format!("{ns}/"),
+                    None => String::new(),
+                };
+                match &o.wait_for {
+                    WaitFor::JobComplete => write!(f, "job {at}{}", o.name),
+                    WaitFor::Rollout => write!(f, "rollout {at}{}/{}", o.resource, o.name),
+                    other => write!(f, "{at}{}/{} ({other})", o.resource, o.name),
+                }
+            }
         }
     }
 }
@@ -167,6 +261,13 @@ pub enum SourceKey {
     Watch(WatchKey),
     /// A DNS name probed with backoff (DNS cannot be watched).
     Dns(String),
+    /// A TCP port probed with backoff.
+    Tcp {
+        /// Host name or IP address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
 }
 
 /// What a watcher lists and watches.
@@ -180,6 +281,8 @@ pub enum WatchKind {
     /// Kubernetes before 1.21, chosen by discovery), or core/v1 Endpoints on a server that
     /// serves neither.
     ServiceEndpoints,
+    /// One object of the type in [`WatchKey::resource`], found through discovery.
+    Objects,
 }
 
 impl WatchKind {
@@ -189,6 +292,7 @@ impl WatchKind {
             WatchKind::Pods => ("", "pods"),
             WatchKind::Services => ("", "services"),
             WatchKind::ServiceEndpoints => ("discovery.k8s.io", "endpointslices"),
+            WatchKind::Objects => ("", "objects"),
         }
     }
 }
@@ -205,12 +309,40 @@ pub struct WatchKey {
     /// One object by name (a field selector), if any. For [`WatchKind::ServiceEndpoints`], the
     /// Service whose endpoints are watched.
     pub name: Option<String>,
+    /// For [`WatchKind::Objects`]: the type as the user wrote it (`jobs.batch`); its API
+    /// group and version come from discovery. An empty namespace means cluster-scoped.
+    pub resource: Option<String>,
+}
+
+impl WatchKey {
+    /// The resource as RBAC names it, `(group, plural)`, as far as it is known without asking
+    /// the server: for `--resource` types given as `kind` or a bare plural of a custom
+    /// resource, the group is known only after discovery (`None`).
+    pub fn rbac_resource(&self) -> Option<(String, String)> {
+        match (&self.kind, &self.resource) {
+            (WatchKind::Objects, Some(r)) => crate::kinds::TypeName::parse(r)
+                .ok()
+                .and_then(|t| t.rbac_resource()),
+            (kind, _) => {
+                let (g, p) = kind.rbac_resource();
+                Some((g.into(), p.into()))
+            }
+        }
+    }
 }
 
 impl fmt::Display for WatchKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ns = &self.namespace;
         match (self.kind, &self.labels, &self.name) {
+            (WatchKind::Objects, _, name) => {
+                let r = self.resource.as_deref().unwrap_or("objects");
+                let name = name.as_deref().unwrap_or_default();
+                match ns.as_str() {
+                    "" => write!(f, "{r} {name}"),
+                    _ => write!(f, "{r} {name} in namespace {ns}"),
+                }
+            }
             (WatchKind::ServiceEndpoints, _, Some(name)) => {
                 write!(f, "endpoints of service {name} in namespace {ns}")
             }

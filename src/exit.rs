@@ -11,6 +11,8 @@ pub enum ExitCode {
     Usage,
     /// Access denied, or another API error waiting cannot fix.
     ApiError,
+    /// A dependency failed for good (a Job's `Failed=True`): waiting cannot help.
+    DependencyFailed,
     /// SIGINT (128 + 2, as shells report it).
     Interrupted,
     /// SIGTERM (128 + 15), e.g. the pod is being deleted.
@@ -24,6 +26,7 @@ impl From<ExitCode> for i32 {
             ExitCode::TimedOut => 1,
             ExitCode::Usage => 2,
             ExitCode::ApiError => 3,
+            ExitCode::DependencyFailed => 4,
             ExitCode::Interrupted => 130,
             ExitCode::Terminated => 143,
         }
@@ -48,6 +51,7 @@ mod tests {
             (ExitCode::TimedOut, 1),
             (ExitCode::Usage, 2),
             (ExitCode::ApiError, 3),
+            (ExitCode::DependencyFailed, 4),
             (ExitCode::Interrupted, 130),
             (ExitCode::Terminated, 143),
         ];

@@ -11,6 +11,7 @@
 //! - [`watch`]: one watcher + reflector store per distinct (namespace, selector).
 //! - [`api_error`]: which API errors are worth retrying; the exit-3 messages.
 //! - [`readiness`]: pure readiness rules for pods and service endpoints.
+//! - [`kinds`]: resource types as kubectl takes them, resolved through discovery.
 //! - [`names`]: host-name arguments: cluster service names vs names only DNS can answer.
 //! - [`probe`]: the checks that cannot be watched (DNS), with a short capped backoff.
 //! - [`access`]: whether the credentials may watch Services, else DNS is the fallback.
@@ -33,6 +34,7 @@ pub mod config;
 pub mod dependency;
 pub mod events;
 pub mod exit;
+pub mod kinds;
 pub mod names;
 pub mod probe;
 pub mod rbac;
@@ -105,6 +107,7 @@ pub async fn run(mut config: Config) -> ExitCode {
         Outcome::Ready => ExitCode::Ready,
         Outcome::TimedOut => ExitCode::TimedOut,
         Outcome::Fatal(_) => ExitCode::ApiError,
+        Outcome::Failed { .. } => ExitCode::DependencyFailed,
         Outcome::Interrupted(Signal::Interrupt) => ExitCode::Interrupted,
         Outcome::Interrupted(Signal::Terminate) => ExitCode::Terminated,
     };

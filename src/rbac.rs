@@ -44,11 +44,14 @@ impl ServiceAccount {
 }
 
 /// The YAML: per namespace, a Role `depwait` with get/list/watch on exactly the resources
-/// waited on there, and a RoleBinding of it to the service account; with `events`, also what
-/// `--emit-events` needs in the pod's namespace. DNS names need no RBAC and get none.
+/// waited on there, and a RoleBinding of it to the service account; a ClusterRole and
+/// ClusterRoleBinding only for cluster-scoped objects (`--resource TYPE/NAME`), which no Role
+/// can grant; with `events`, also what `--emit-events` needs in the pod's namespace. DNS names
+/// and TCP ports need no RBAC and get none.
 pub fn render(deps: &[Dependency], sa: &ServiceAccount, events: bool) -> String {
-    // namespace -> (what is waited for, (group, resource) watched)
-    type Needs = (Vec<String>, BTreeSet<(&'static str, &'static str)>);
+    // namespace ("" for cluster-scoped) -> (what is waited for, (group, resource) watched,
+    // types whose API group only discovery can tell)
+    type Needs = (Vec<String>, BTreeSet<(String, String)>, Vec<String>);
     let mut by_namespace: BTreeMap<String, Needs> = BTreeMap::new();
     for d in deps {
         for key in d.sources() {
@@ -58,24 +61,51 @@ pub fn render(deps: &[Dependency], sa: &ServiceAccount, events: bool) -> String 
             if !entry.0.contains(&name) {
                 entry.0.push(name);
             }
-            entry.1.insert(w.kind.rbac_resource());
+            match w.rbac_resource() {
+                Some(resource) => {
+                    entry.1.insert(resource);
+                }
+                None => entry.2.extend(w.resource.clone()),
+            }
         }
     }
     let binding = format!("depwait.{}.{}", sa.namespace, sa.name);
     let mut docs = Vec::new();
-    for (ns, (waited, resources)) in &by_namespace {
-        let names: Vec<&str> = resources.iter().map(|(_, r)| *r).collect();
+    for (ns, (waited, resources, unknown)) in &by_namespace {
+        let names: Vec<&str> = resources.iter().map(|(_, r)| r.as_str()).collect();
         let rules: Vec<(&str, &str, &str)> = resources
             .iter()
-            .map(|(group, resource)| (*group, *resource, "\"get\", \"list\", \"watch\""))
+            .map(|(group, resource)| {
+                (
+                    group.as_str(),
+                    resource.as_str(),
+                    "\"get\", \"list\", \"watch\"",
+                )
+            })
             .collect();
-        docs.push(format!(
-            "# depwait watches {} in namespace {ns} for: {}\n{}{}",
-            names.join(", "),
-            waited.join("; "),
-            role(ns, "depwait", &rules),
-            role_binding(ns, &binding, "depwait", sa)
-        ));
+        let mut doc = match ns.as_str() {
+            "" => format!(
+                "# depwait watches cluster-scoped {} for: {}\n",
+                names.join(", "),
+                waited.join("; ")
+            ),
+            _ => format!(
+                "# depwait watches {} in namespace {ns} for: {}\n",
+                names.join(", "),
+                waited.join("; ")
+            ),
+        };
+        for t in unknown {
+            doc.push_str(&format!(
+                "# `{t}`: its API group is known only to the server; write the type as \
+                 PLURAL.GROUP (see `kubectl api-resources`) to get its rule here\n"
+            ));
+        }
+        doc.push_str(&match ns.as_str() {
+            "" => cluster_role(&binding, &rules, sa),
+            _ => role(ns, "depwait", &rules) + &role_binding(ns, &binding, "depwait", sa),
+        });
+        docs.push(doc);
     }
     if events {
         let ns = sa.namespace.as_str();
@@ -101,6 +131,26 @@ fn role(ns: &str, name: &str, rules: &[(&str, &str, &str)]) -> String {
             "- apiGroups: [\"{group}\"]\n  resources: [\"{resource}\"]\n  verbs: [{verbs}]\n"
         ));
     }
+    out
+}
+
+/// For cluster-scoped objects: a ClusterRole and its binding, both named after the service
+/// account so that several waiting workloads do not overwrite each other's.
+fn cluster_role(name: &str, rules: &[(&str, &str, &str)], sa: &ServiceAccount) -> String {
+    let mut out = format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {name}\nrules:\n"
+    );
+    for (group, resource, verbs) in rules {
+        out.push_str(&format!(
+            "- apiGroups: [\"{group}\"]\n  resources: [\"{resource}\"]\n  verbs: [{verbs}]\n"
+        ));
+    }
+    out.push_str(&format!(
+        "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {name}\n\
+         roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: {name}\n\
+         subjects:\n- kind: ServiceAccount\n  name: {}\n  namespace: {}\n",
+        sa.name, sa.namespace
+    ));
     out
 }
 

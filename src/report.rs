@@ -78,6 +78,16 @@ pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
         Outcome::Ready => format!("all dependencies ready after {after}"),
         Outcome::TimedOut => format!("timed out after {after}"),
         Outcome::Fatal(e) => format!("gave up after {after}: {e}"),
+        Outcome::Failed { dep } => {
+            let (d, r) = board
+                .verdicts()
+                .nth(*dep)
+                .expect("a failed dependency is one of the board's");
+            format!(
+                "gave up after {after}: {d} failed: {}; a dependency failed, waiting cannot help",
+                r.summary.strip_prefix("failed: ").unwrap_or(&r.summary)
+            )
+        }
         Outcome::Interrupted(Signal::Terminate) => {
             format!("terminated by SIGTERM after {after}")
         }
@@ -109,6 +119,7 @@ pub fn finished(outcome: &Outcome, code: ExitCode, board: &Board, elapsed: Durat
         Outcome::Ready => "ready",
         Outcome::TimedOut => "timeout",
         Outcome::Fatal(_) => "api_error",
+        Outcome::Failed { .. } => "dependency_failed",
         Outcome::Interrupted(Signal::Interrupt) => "interrupted",
         Outcome::Interrupted(Signal::Terminate) => "terminated",
     };

@@ -1,4 +1,4 @@
-//! The running sources of one wait — watchers and probes — by source index, as the
+//! The running sources of one wait — watchers and probes (DNS, TCP) — by source index, as the
 //! aggregator reads them.
 
 use std::sync::Arc;
@@ -44,7 +44,7 @@ impl Running {
                 (SourceKey::Watch(w), None) => {
                     unreachable!("config gives watches only with a client: {w}")
                 }
-                (SourceKey::Dns(_), _) => {
+                (SourceKey::Dns(_) | SourceKey::Tcp { .. }, _) => {
                     running.watches.push(None);
                     running.start_probe(index, key);
                 }
@@ -72,14 +72,14 @@ impl View for Running {
 
 impl Sources for Running {
     fn start_probe(&mut self, index: usize, key: &SourceKey) {
-        let SourceKey::Dns(name) = key else {
+        let Some(check) = probe::Check::for_source(key) else {
             return;
         };
         if self.watches.len() <= index {
             self.watches.resize_with(index + 1, || None);
         }
         let tx = self.tx.clone();
-        let task = probe::spawn(probe::Check::Dns { host: name.clone() }, move |status| {
+        let task = probe::spawn(check, move |status| {
             let (ready, detail) = match status {
                 probe::ProbeStatus::Ready(detail) => (true, detail),
                 probe::ProbeStatus::NotReady(reason) => (false, reason),

@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::api_error::{self, FatalApiError, Request, Verdict};
 use crate::dependency::{WatchKey, WatchKind};
+use crate::kinds::{self, TypeName};
 use crate::readiness::pod::slim;
 
 /// Where a watcher is, as far as trusting its store goes.
@@ -37,6 +38,9 @@ pub enum Phase {
     Live,
     /// The last request failed; retrying with backoff. The store may be stale.
     Failing(String),
+    /// The server does not serve the watched type (yet): a custom resource whose definition is
+    /// not installed. Discovery is asked again with a short backoff.
+    NotServed(String),
 }
 
 /// What a watcher (or probe) task tells the aggregator.
@@ -115,6 +119,12 @@ impl Drop for Watch {
         self.task.abort();
     }
 }
+
+/// A type not served yet is looked up again this soon…
+const NOT_SERVED_FIRST_RETRY: Duration = Duration::from_millis(250);
+/// …and then at most this far apart: a CRD installed during the wait is seen within seconds,
+/// at the cost of one or two discovery requests per retry.
+const NOT_SERVED_MAX_RETRY: Duration = Duration::from_secs(4);
 
 /// Server-side watch timeout: below the API server's 5-minute cap (kube requires < 295 s) so
 /// the watch is renewed by us, not cut by a proxy.
@@ -204,13 +214,38 @@ enum Endpoint {
     Dynamic(Api<DynamicObject>),
 }
 
+/// Why a watched set cannot be read yet.
+#[derive(Debug)]
+enum ResolveError {
+    /// Discovery failed: retried like a failed list.
+    Api(kube::Error),
+    /// The type is not served (yet): asked again soon.
+    NotServed(String),
+}
+
+impl From<kube::Error> for ResolveError {
+    fn from(e: kube::Error) -> Self {
+        ResolveError::Api(e)
+    }
+}
+
+impl ResolveError {
+    fn reason(&self) -> String {
+        match self {
+            ResolveError::Api(e) => format!("API discovery failed: {}", api_error::with_causes(e)),
+            ResolveError::NotServed(reason) => reason.clone(),
+        }
+    }
+}
+
 /// How to read `key`: the one place that maps a watched set to API requests, for the watchers
-/// and for `depwait check` alike. Only Service endpoints need discovery (one request, shared).
+/// and for `depwait check` alike. Service endpoints and `--job`/`--rollout`/`--resource`
+/// objects need discovery; pods and Services do not.
 async fn resolve(
     client: &Client,
     discovery: &Discovery,
     key: &WatchKey,
-) -> Result<Resolved, kube::Error> {
+) -> Result<Resolved, ResolveError> {
     let mut config = watcher::Config::default().timeout(WATCH_TIMEOUT_SECS);
     if let Some(labels) = &key.labels {
         config = config.labels(labels);
@@ -246,6 +281,39 @@ async fn resolve(
                 },
             }
         }
+        WatchKind::Objects => {
+            let written = key.resource.as_deref().unwrap_or_default();
+            // Validated with the configuration; a failure here would be a bug, shown as-is.
+            let type_name =
+                TypeName::parse(written).map_err(|e| ResolveError::NotServed(e.to_string()))?;
+            let Some(served) = kinds::discover(client, &type_name).await? else {
+                return Err(ResolveError::NotServed(format!(
+                    "the API server does not serve `{written}` (yet): waiting for its CustomResourceDefinition"
+                )));
+            };
+            let ar = &served.resource;
+            // kubectl's rules: a namespace given for a cluster-scoped type is ignored; a
+            // namespaced type without one lives in the client's default namespace (the pod's
+            // own, in a cluster).
+            let (api, namespace) = if served.namespaced {
+                let ns = match ns.as_str() {
+                    "" => client.default_namespace().to_string(),
+                    ns => ns.to_string(),
+                };
+                (Api::namespaced_with(client.clone(), &ns, ar), ns)
+            } else {
+                (Api::all_with(client.clone(), ar), String::new())
+            };
+            Resolved {
+                api: Endpoint::Dynamic(api),
+                config: config.fields(&format!("metadata.name={name}")),
+                request: Request {
+                    group: ar.group.clone(),
+                    resource: ar.plural.clone(),
+                    namespace,
+                },
+            }
+        }
     })
 }
 
@@ -274,7 +342,7 @@ pub fn spawn(
                     ));
                     (Objects::Pods(store), task)
                 }
-                WatchKind::Services | WatchKind::ServiceEndpoints => {
+                WatchKind::Services | WatchKind::ServiceEndpoints | WatchKind::Objects => {
                     // The store's type tag only shapes its keys; every object in it gets the
                     // same one, whichever API version discovery picks.
                     let writer = reflector::store::Writer::new(ApiResource::erase::<Service>(&()));
@@ -310,13 +378,9 @@ pub async fn list_once(
     discovery: &Discovery,
     key: &WatchKey,
 ) -> Result<Snapshot, Verdict> {
-    let retry = |e: kube::Error| {
-        Verdict::Retry(format!(
-            "API discovery failed: {}",
-            api_error::with_causes(&e)
-        ))
-    };
-    let resolved = resolve(client, discovery, key).await.map_err(retry)?;
+    let resolved = resolve(client, discovery, key)
+        .await
+        .map_err(|e| Verdict::Retry(e.reason()))?;
     let params = kube::api::ListParams {
         label_selector: resolved.config.label_selector.clone(),
         field_selector: resolved.config.field_selector.clone(),
@@ -361,11 +425,17 @@ pub enum Snapshot {
     Dynamic(Vec<Arc<DynamicObject>>),
 }
 
-/// Drop what no readiness rule reads from untyped objects: managed fields and annotations
-/// (`last-applied-configuration` alone can be larger than the rest of the object).
+/// The annotation `kubectl apply` leaves: a copy of the whole object as applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drop what no readiness rule reads from untyped objects: managed fields and kubectl's
+/// last-applied copy, which alone can be larger than the rest of the object. Other annotations
+/// stay: a `--resource` JSONPath may read them.
 pub fn slim_dynamic(obj: &mut DynamicObject) {
     obj.metadata.managed_fields = None;
-    obj.metadata.annotations = None;
+    if let Some(annotations) = &mut obj.metadata.annotations {
+        annotations.remove(LAST_APPLIED);
+    }
 }
 
 /// Turns one watcher's events and errors into the updates the aggregator acts on.
@@ -439,17 +509,26 @@ async fn run<K>(
 {
     let mut tracker = Tracker::new(index);
     let mut backoff = DefaultBackoff::default();
+    let mut not_served_delay = NOT_SERVED_FIRST_RETRY;
     let resolved = loop {
-        match resolve(&client, &discovery, &key).await {
+        let (update, delay) = match resolve(&client, &discovery, &key).await {
             Ok(r) => break r,
-            Err(e) => {
+            Err(ResolveError::Api(e)) => {
                 let reason = format!("API discovery failed: {}", api_error::with_causes(&e));
-                if tx.send(tracker.retrying(reason)).is_err() {
-                    return;
-                }
-                tokio::time::sleep(backoff.next().unwrap_or(Duration::from_secs(30))).await;
+                let delay = backoff.next().unwrap_or(Duration::from_secs(30));
+                (tracker.retrying(reason), delay)
             }
+            Err(e @ ResolveError::NotServed(_)) => {
+                let delay = not_served_delay;
+                not_served_delay = (not_served_delay * 2).min(NOT_SERVED_MAX_RETRY);
+                let phase = Phase::NotServed(e.reason());
+                (Update::Phase { index, phase }, delay)
+            }
+        };
+        if tx.send(update).is_err() {
+            return;
         }
+        tokio::time::sleep(delay).await;
     };
     let Resolved {
         api,

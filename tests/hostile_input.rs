@@ -1,6 +1,7 @@
 //! Property test of the whole input surface (NAMESPACE_LABEL_DICT, TIMEOUT, RETRY_INTERVAL,
-//! --pods, --service, HOST names, --dns, --cluster-domain, --timeout): every generated input either parses or is refused with a message naming
-//! the flag or variable and showing an example. Never a panic, never unbounded work.
+//! --pods, --service, HOST names, --dns, --cluster-domain, --job, --rollout, --resource, --tcp,
+//! --timeout): every generated input either parses or is refused with a message naming the flag
+//! or variable and showing an example. Never a panic, never unbounded work.
 
 use std::path::PathBuf;
 
@@ -53,6 +54,16 @@ fn host_like() -> impl Strategy<Value = String> {
         .prop_flat_map(|name| prop_oneof![Just(name.clone()), Just(format!("{name}."))])
 }
 
+/// `--job`, `--rollout`, `--resource`, `--tcp` shapes and their near misses.
+fn object_like() -> impl Strategy<Value = String> {
+    prop_oneof![
+        fragment(),
+        "[a-z0-9-]{0,10}(/[a-zA-Z0-9.-]{0,20}){0,3}",
+        "[a-z0-9-]{1,10}/[a-z.]{1,30}/[a-z0-9-]{1,10}:(condition=[A-Za-z]{0,8}(=[A-Za-z]{0,5})?|jsonpath=\\{[.a-z\\[\\]?@=\"()*]{0,30}\\}(=[a-zA-Z]{0,6})?|create|delete|[a-z=]{0,10})",
+        "[a-z0-9.\\[\\]:-]{0,20}:[0-9+-]{0,6}",
+    ]
+}
+
 fn duration_like() -> impl Strategy<Value = String> {
     prop_oneof![
         "-?[0-9]{0,25}(\\.[0-9]{0,5})?",
@@ -86,6 +97,12 @@ proptest! {
         hosts in prop::collection::vec(prop_oneof![fragment(), host_like()], 0..3),
         dns in prop::collection::vec(prop_oneof![fragment(), host_like()], 0..2),
         cluster_domain in prop_oneof![Just("cluster.local".to_string()), host_like(), fragment()],
+        (jobs, rollouts, resources, tcp) in (
+            prop::collection::vec(object_like(), 0..2),
+            prop::collection::vec(object_like(), 0..2),
+            prop::collection::vec(object_like(), 0..3),
+            prop::collection::vec(object_like(), 0..2),
+        ),
     ) {
         check(Input {
             command: None,
@@ -93,6 +110,10 @@ proptest! {
             services,
             hosts,
             dns,
+            jobs,
+            rollouts,
+            resources,
+            tcp,
             cluster_domain,
             namespace_label_dict: dict.map(|d| sourced("NAMESPACE_LABEL_DICT", d)),
             timeout: sourced("TIMEOUT", timeout),
@@ -126,6 +147,10 @@ fn ten_megabyte_dict_is_refused_by_size() {
         services: vec![],
         hosts: vec![],
         dns: vec![],
+        jobs: vec![],
+        rollouts: vec![],
+        resources: vec![],
+        tcp: vec![],
         cluster_domain: "cluster.local".into(),
         namespace_label_dict: Some(sourced("NAMESPACE_LABEL_DICT", huge)),
         timeout: sourced("TIMEOUT", "300".into()),

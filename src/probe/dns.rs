@@ -40,20 +40,29 @@ impl Resolver {
 
     /// One lookup of `host` (A and AAAA, through the search list as `ndots` says).
     pub async fn resolve(&self, host: &str) -> ProbeStatus {
-        let resolver = match &self.inner {
-            Ok(r) => r,
-            Err(why) => return ProbeStatus::NotReady(why.clone()),
-        };
+        match self.addresses(host).await {
+            Ok(addresses) => ProbeStatus::Ready(describe(addresses)),
+            Err(why) => ProbeStatus::NotReady(why),
+        }
+    }
+
+    /// The addresses of `host` (at least one), or the short reason there are none. An IP
+    /// address is its own answer, with no request.
+    pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+        if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse() {
+            return Ok(vec![ip]);
+        }
+        let resolver = self.inner.as_ref().map_err(Clone::clone)?;
         match resolver.lookup_ip(host).await {
             Ok(lookup) => {
                 let addresses: Vec<IpAddr> = lookup.iter().collect();
                 if addresses.is_empty() {
-                    ProbeStatus::NotReady("no addresses".into())
+                    Err("no addresses".into())
                 } else {
-                    ProbeStatus::Ready(describe(addresses))
+                    Ok(addresses)
                 }
             }
-            Err(e) => ProbeStatus::NotReady(reason(&e)),
+            Err(e) => Err(reason(&e)),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Checks that cannot be watched: a DNS name resolving. They are retried with a short capped
+//! Checks that cannot be watched: a DNS name resolving, a TCP port accepting connections.
+//! They are retried with a short capped
 //! backoff, so that release follows within about a second of the answer changing, without
 //! hammering anything while the answer stays the same.
 //!
@@ -6,6 +7,7 @@
 //! for news, not for every attempt.
 
 mod dns;
+mod tcp;
 
 use std::time::Duration;
 
@@ -13,11 +15,29 @@ use tokio::task::JoinHandle;
 
 pub use dns::Resolver;
 
+use crate::dependency::SourceKey;
+
 /// What a probe checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Check {
     /// The name resolves to at least one address, through the pod's resolver configuration.
     Dns { host: String },
+    /// A TCP connection to `host:port` is accepted (the name resolved as for `Dns`).
+    Tcp { host: String, port: u16 },
+}
+
+impl Check {
+    /// The probe that answers `key`; `None` for a watch.
+    pub fn for_source(key: &SourceKey) -> Option<Self> {
+        match key {
+            SourceKey::Dns(name) => Some(Check::Dns { host: name.clone() }),
+            SourceKey::Tcp { host, port } => Some(Check::Tcp {
+                host: host.clone(),
+                port: *port,
+            }),
+            SourceKey::Watch(_) => None,
+        }
+    }
 }
 
 /// One probe result.
@@ -79,6 +99,7 @@ fn next_delay(delay: Duration) -> Duration {
 async fn attempt(check: &Check, resolver: &Resolver) -> ProbeStatus {
     match check {
         Check::Dns { host } => resolver.resolve(host).await,
+        Check::Tcp { host, port } => tcp::connect(resolver, host, *port).await,
     }
 }
 

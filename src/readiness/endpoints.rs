@@ -118,6 +118,7 @@ pub fn judge(min: u32, hostname: Option<&str>, objects: &[Arc<DynamicObject>]) -
             ready_objects: usize::from(host_ready),
             counted_objects: mine.len().min(1),
             summary,
+            failed: false,
         };
     }
     let enough = ready >= min as usize;
@@ -130,6 +131,7 @@ pub fn judge(min: u32, hostname: Option<&str>, objects: &[Arc<DynamicObject>]) -
         ready_objects: ready,
         counted_objects: unique.len(),
         summary,
+        failed: false,
     }
 }
 

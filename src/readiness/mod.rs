@@ -2,6 +2,7 @@
 //! rule is unit-tested without a server and the aggregator can be property-tested on top.
 
 pub mod endpoints;
+pub mod object;
 pub mod pod;
 
 /// A dependency's judgement at one moment.
@@ -15,6 +16,8 @@ pub struct Readiness {
     pub counted_objects: usize,
     /// One line for people: counts and the first few reasons (`1/2 ready; web-7f9c: ...`).
     pub summary: String,
+    /// The dependency failed for good (a Job's `Failed=True`): waiting cannot help, exit 4.
+    pub failed: bool,
 }
 
 impl Readiness {
@@ -25,6 +28,7 @@ impl Readiness {
             ready_objects: 0,
             counted_objects: 0,
             summary,
+            failed: false,
         }
     }
 }

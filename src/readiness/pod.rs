@@ -174,6 +174,7 @@ pub fn judge<'a>(min: Option<u32>, pods: impl IntoIterator<Item = &'a Pod>) -> R
         ready_objects: ready,
         counted_objects: counted,
         summary,
+        failed: false,
     }
 }
 
