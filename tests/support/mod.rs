@@ -10,13 +10,16 @@
 //!   when the test process ends), waiting until they serve, and stopping them on purpose;
 //! - `depwait`: running the binary under test with a clean environment and a hang guard;
 //! - `services`: Services and EndpointSlices, written as the endpoint-slice controller would;
-//! - `dns`: an authoritative DNS server on loopback for the DNS path of HOST arguments.
+//! - `dns`: an authoritative DNS server on loopback for the DNS path of HOST arguments;
+//! - `objects`: Jobs, workloads, custom resources and CRDs, with statuses set as their
+//!   controllers would.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 mod control_plane;
 mod depwait;
 mod dns;
+mod objects;
 mod services;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +40,7 @@ pub use {
     control_plane::Server,
     depwait::{Depwait, Finished, Running},
     dns::DnsServer,
+    objects::{CONFIG_MAP, DEPLOYMENT, JOB, Kind, PVC, STATEFUL_SET, pod_template},
 };
 
 /// Who a kubeconfig authenticates as (static tokens in the API server's token file).

@@ -1,0 +1,335 @@
+//! Beyond pods, against the real API server: `--job` (complete; failed → exit 4),
+//! `--rollout` (Deployment, StatefulSet with partition, statuses set as the controllers would),
+//! `--resource` on a CRD installed during the wait (discovery, condition with
+//! observedGeneration), JSONPath, create and delete; `--tcp` against a loopback listener.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::{
+    CONFIG_MAP, DEPLOYMENT, Depwait, JOB, Kind, PVC, STATEFUL_SET, TestEnv, pod_template,
+};
+
+const LIMIT: Duration = Duration::from_secs(60);
+/// Long enough for a wrong release to happen, short enough to keep the suite quick.
+const HOLD: Duration = Duration::from_millis(700);
+
+fn job_object(name: &str) -> serde_json::Value {
+    json!({"metadata": {"name": name}, "spec": {"backoffLimit": 0, "template": pod_template(name)}})
+}
+
+/// A Job that does not exist yet is waited for; `Complete=True` releases.
+#[tokio::test]
+async fn job_complete_releases() {
+    let env = TestEnv::get();
+    let ns = env.namespace("job").await;
+    let mut depwait = Depwait::new()
+        .args(["--job", &format!("{ns}/migrate")])
+        .spawn();
+    depwait
+        .wait_for_log(&format!("job {ns}/migrate: does not exist yet"), LIMIT)
+        .await;
+
+    env.create(Some(&ns), JOB, job_object("migrate")).await;
+    env.set_status(Some(&ns), JOB, "migrate", json!({"active": 1}))
+        .await;
+    depwait
+        .wait_for_log("not complete: 1 active, 0 succeeded, 0 failed", LIMIT)
+        .await;
+    depwait.assert_still_running(HOLD).await;
+
+    env.set_status(
+        Some(&ns),
+        JOB,
+        "migrate",
+        json!({"active": 0, "succeeded": 1, "completionTime": "2026-01-01T00:00:00Z",
+               "conditions": [{"type": "Complete", "status": "True"}]}),
+    )
+    .await;
+    let done = depwait.expect_exit(0).await;
+    assert!(done.stderr.contains("complete (1 succeeded)"), "{done:?}");
+}
+
+/// A failed Job ends the wait at once with exit 4 and its reason, even while other
+/// dependencies are still not ready: waiting cannot help.
+#[tokio::test]
+async fn job_failed_exits_4_at_once_with_the_reason() {
+    let env = TestEnv::get();
+    let ns = env.namespace("jobfail").await;
+    env.create(Some(&ns), JOB, job_object("migrate")).await;
+    let mut depwait = Depwait::new()
+        .args([
+            "--job",
+            &format!("{ns}/migrate"),
+            "--pods",
+            &format!("{ns}:app=web"),
+        ])
+        .spawn();
+    depwait.wait_for_log("not complete: 0 active", LIMIT).await;
+    env.set_status(
+        Some(&ns),
+        JOB,
+        "migrate",
+        json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True",
+               "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}),
+    )
+    .await;
+    let done = depwait.expect_exit(4).await;
+    let summary = done.termination_log.as_deref().unwrap_or_default();
+    assert!(
+        summary.contains(&format!("job {ns}/migrate failed: BackoffLimitExceeded: Job has reached the specified backoff limit")),
+        "{done:?}"
+    );
+    assert!(summary.contains("waiting cannot help"), "{done:?}");
+}
+
+/// `--rollout` of a Deployment and of a partitioned StatefulSet, judged as
+/// `kubectl rollout status` judges them, from statuses written as their controllers would.
+#[tokio::test]
+async fn rollouts_of_deployments_and_partitioned_stateful_sets() {
+    let env = TestEnv::get();
+    let ns = env.namespace("rollout").await;
+    let mut api_template = pod_template("api");
+    api_template["spec"]["restartPolicy"] = json!("Always");
+    env.create(
+        Some(&ns),
+        DEPLOYMENT,
+        json!({"metadata": {"name": "api"}, "spec": {"replicas": 2,
+            "selector": {"matchLabels": {"app": "api"}}, "template": api_template}}),
+    )
+    .await;
+    let mut template = pod_template("zk");
+    template["spec"]["restartPolicy"] = json!("Always");
+    env.create(
+        Some(&ns),
+        STATEFUL_SET,
+        json!({"metadata": {"name": "zk"}, "spec": {"replicas": 3, "serviceName": "zk",
+            "selector": {"matchLabels": {"app": "zk"}}, "template": template,
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}}}),
+    )
+    .await;
+    let mut depwait = Depwait::new()
+        .args([
+            "--rollout",
+            &format!("{ns}/deploy/api"),
+            "--rollout",
+            &format!("{ns}/statefulset/zk"),
+        ])
+        .spawn();
+    // No controller has looked at either yet.
+    depwait
+        .wait_for_log("waiting for the spec update to be observed", LIMIT)
+        .await;
+
+    env.set_status(
+        Some(&ns),
+        DEPLOYMENT,
+        "api",
+        json!({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 1, "readyReplicas": 1}),
+    )
+    .await;
+    depwait
+        .wait_for_log("1 of 2 updated replicas are available", LIMIT)
+        .await;
+    env.set_status(
+        Some(&ns),
+        STATEFUL_SET,
+        "zk",
+        json!({"observedGeneration": 1, "replicas": 3, "readyReplicas": 3, "updatedReplicas": 0,
+               "currentRevision": "zk-1", "updateRevision": "zk-2"}),
+    )
+    .await;
+    depwait
+        .wait_for_log(
+            "partitioned roll out: 0 of 1 new pods have been updated",
+            LIMIT,
+        )
+        .await;
+    env.set_status(
+        Some(&ns),
+        DEPLOYMENT,
+        "api",
+        json!({"availableReplicas": 2, "readyReplicas": 2}),
+    )
+    .await;
+    depwait.assert_still_running(HOLD).await;
+
+    // Only the pods at or above the partition (zk-2) must be updated.
+    env.set_status(Some(&ns), STATEFUL_SET, "zk", json!({"updatedReplicas": 1}))
+        .await;
+    let done = depwait.expect_exit(0).await;
+    assert!(
+        done.stderr.contains("partitioned roll out complete"),
+        "{done:?}"
+    );
+}
+
+/// A custom resource whose CRD is installed only during the wait: depwait keeps waiting (and
+/// says why), finds the type by discovery once it is served, and releases when the object's
+/// Ready condition is True for its current generation — not for an older one.
+#[tokio::test]
+async fn crd_installed_during_the_wait_then_condition_true() {
+    let env = TestEnv::get();
+    let ns = env.namespace("crd").await;
+    let group = format!("{ns}.example.com");
+    let widgets = format!("widgets.{group}");
+    let mut depwait = Depwait::new()
+        .args([
+            "--resource",
+            &format!("{ns}/{widgets}/w1"),
+            // The CRD itself, cluster-scoped, by its short name.
+            "--resource",
+            &format!("crd/{widgets}:condition=Established"),
+        ])
+        .spawn();
+    depwait
+        .wait_for_log(
+            &format!("the API server does not serve `{widgets}` (yet)"),
+            LIMIT,
+        )
+        .await;
+    depwait.assert_still_running(HOLD).await;
+
+    env.install_crd(&group, "Widget", "widgets").await;
+    depwait
+        .wait_for_log(
+            &format!("{ns}/{widgets}/w1 (condition=Ready=True): does not exist yet"),
+            LIMIT,
+        )
+        .await;
+    let widget = Kind {
+        api_version: Box::leak(format!("{group}/v1").into_boxed_str()),
+        kind: "Widget",
+        plural: "widgets",
+    };
+    env.create(
+        Some(&ns),
+        widget,
+        json!({"metadata": {"name": "w1"}, "spec": {"size": 1}}),
+    )
+    .await;
+    // A spec change makes the generation 2: a Ready=True that observed generation 1 is stale.
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        env.client(support::User::Admin).await,
+        &ns,
+        &kube::api::ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk(&group, "v1", "Widget"),
+            "widgets",
+        ),
+    );
+    api.patch(
+        "w1",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"spec": {"size": 2}})),
+    )
+    .await
+    .unwrap();
+    depwait.wait_for_log("no Ready condition yet", LIMIT).await;
+    env.set_status(
+        Some(&ns),
+        widget,
+        "w1",
+        json!({"conditions": [{"type": "Ready", "status": "True", "observedGeneration": 1}]}),
+    )
+    .await;
+    depwait
+        .wait_for_log("Ready=True is for generation 1; the object is at 2", LIMIT)
+        .await;
+    depwait.assert_still_running(HOLD).await;
+
+    env.set_status(
+        Some(&ns),
+        widget,
+        "w1",
+        json!({"conditions": [{"type": "Ready", "status": "True", "observedGeneration": 2}]}),
+    )
+    .await;
+    depwait.expect_exit(0).await;
+}
+
+/// `jsonpath=EXPR=VALUE` on a core object's status.
+#[tokio::test]
+async fn jsonpath_value_releases() {
+    let env = TestEnv::get();
+    let ns = env.namespace("jsonpath").await;
+    env.create(
+        Some(&ns),
+        PVC,
+        json!({"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}}}}),
+    )
+    .await;
+    env.set_status(Some(&ns), PVC, "data", json!({"phase": "Pending"}))
+        .await;
+    let mut depwait = Depwait::new()
+        .args([
+            "--resource",
+            &format!("{ns}/pvc/data:jsonpath={{.status.phase}}=Bound"),
+        ])
+        .spawn();
+    depwait
+        .wait_for_log("{.status.phase}=Pending, waiting for Bound", LIMIT)
+        .await;
+    depwait.assert_still_running(HOLD).await;
+    env.set_status(Some(&ns), PVC, "data", json!({"phase": "Bound"}))
+        .await;
+    depwait.expect_exit(0).await;
+}
+
+/// `create` waits for an object to exist, `delete` for it to be gone.
+#[tokio::test]
+async fn create_and_delete() {
+    let env = TestEnv::get();
+    let ns = env.namespace("crdel").await;
+    env.create(Some(&ns), CONFIG_MAP, json!({"metadata": {"name": "old"}}))
+        .await;
+    let mut depwait = Depwait::new()
+        .args([
+            "--resource",
+            &format!("{ns}/configmaps/new:create"),
+            "--resource",
+            &format!("{ns}/cm/old:delete"),
+        ])
+        .spawn();
+    depwait
+        .wait_for_log(
+            &format!("{ns}/configmaps/new (create): does not exist yet"),
+            LIMIT,
+        )
+        .await;
+    env.create(Some(&ns), CONFIG_MAP, json!({"metadata": {"name": "new"}}))
+        .await;
+    depwait.wait_for_log("still exists", LIMIT).await;
+    depwait.assert_still_running(HOLD).await;
+    env.delete(Some(&ns), CONFIG_MAP, "old").await;
+    depwait.expect_exit(0).await;
+}
+
+/// `--tcp`: refused while nothing listens, released once a listener is up. Needs no
+/// Kubernetes credentials.
+#[tokio::test]
+async fn tcp_port_releases_when_it_accepts() {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let mut depwait = Depwait::new()
+        .kubeconfig("/nonexistent/kubeconfig".into())
+        .args(["--tcp", &format!("127.0.0.1:{port}")])
+        .spawn();
+    depwait
+        .wait_for_log(&format!("127.0.0.1:{port}: connection refused"), LIMIT)
+        .await;
+    depwait.assert_still_running(HOLD).await;
+    let _listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let done = depwait.expect_exit(0).await;
+    assert!(
+        done.stderr
+            .contains(&format!("connected to 127.0.0.1:{port}")),
+        "{done:?}"
+    );
+}
