@@ -124,7 +124,9 @@ impl Board {
         }
         self.states.push(match key {
             SourceKey::Watch(_) => SourceState::Watch(Phase::Listing),
-            SourceKey::Dns(_) | SourceKey::Tcp { .. } => SourceState::Probe(None),
+            SourceKey::Dns(_) | SourceKey::Tcp { .. } | SourceKey::Http { .. } => {
+                SourceState::Probe(None)
+            }
         });
         self.keys.push(key);
         self.keys.len() - 1
@@ -260,7 +262,7 @@ impl Board {
                 self.last_live[dep] = Some(r.summary.clone());
                 r
             }
-            Target::Dns { .. } | Target::Tcp { .. } => {
+            Target::Dns { .. } | Target::Tcp { .. } | Target::Http { .. } => {
                 let (ready, detail) = self.probe(sources[0]);
                 Readiness {
                     ready,

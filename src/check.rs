@@ -60,7 +60,7 @@ pub async fn run(dependencies: Vec<Dependency>, client: Client, color: bool) -> 
                 }
                 Err(Verdict::Retry(reason)) => board.set_phase(index, Phase::Failing(reason)),
             },
-            SourceKey::Dns(_) | SourceKey::Tcp { .. } => {
+            SourceKey::Dns(_) | SourceKey::Tcp { .. } | SourceKey::Http { .. } => {
                 let (ready, detail) = probe_once(key).await;
                 board.set_probe(index, ready, detail);
             }

@@ -26,7 +26,8 @@ Examples:
   # A migration Job, two rollouts, a Flux Kustomization, a PVC bound, a database port.
   depwait --job db/migrate --rollout app/deployment/api --rollout db/statefulset/zk \\
     --resource 'flux-system/kustomizations.kustomize.toolkit.fluxcd.io/infra' \\
-    --resource 'db/persistentvolumeclaims/data:jsonpath={.status.phase}=Bound' --tcp db.internal:5432
+    --resource 'db/persistentvolumeclaims/data:jsonpath={.status.phase}=Bound' \\
+    --tcp db.internal:5432 --http http://api.app.svc:8080/healthz
 
   # At 3 a.m.: what is this rollout waiting for? One look, a table, no waiting.
   depwait check --pods 'shop:app=web' --pods 'db:app=zk:2'     # or: kubectl depwait check ...
@@ -44,7 +45,8 @@ HOST names of cluster form (svc.ns, host.svc.ns, with or without .svc[.CLUSTER-D
 Services (host.svc.ns: the endpoint with that hostname, e.g. a StatefulSet pod); other names, and
 all names when EndpointSlices may not be watched, are resolved through DNS until they resolve.
 A --job is ready when Complete=True; a --rollout when `kubectl rollout status` would say so;
-a --resource when its FOR holds (kubectl wait's rules); a --tcp port when it accepts a connection.
+a --resource when its FOR holds (kubectl wait's rules); a --tcp port when it accepts a connection;
+an --http URL when a GET answers 2xx (or the statuses after `#`).
 depwait releases the moment every dependency is ready at the same time.
 
 Exit codes:
@@ -110,6 +112,14 @@ pub struct Cli {
     /// `[fd00::1]:5432`). Probed with a short capped backoff: a port cannot be watched.
     #[arg(long = "tcp", value_name = "HOST:PORT", global = true)]
     pub tcp: Vec<String>,
+
+    /// An HTTP(S) URL whose GET must answer 2xx; `URL#200,3xx` accepts those statuses instead
+    /// (a fragment is never sent). Probed with a short capped backoff.
+    ///
+    /// HTTPS trusts Mozilla's roots (built in), the cluster CA of the service account, and
+    /// SSL_CERT_FILE.
+    #[arg(long = "http", value_name = "URL[#STATUSES]", global = true)]
+    pub http: Vec<String>,
 
     /// Resolve this name through DNS until it resolves, even if it looks like a Service name.
     #[arg(long = "dns", value_name = "HOST", global = true)]
@@ -276,6 +286,8 @@ pub struct Input {
     pub resources: Vec<String>,
     /// `--tcp` values in order.
     pub tcp: Vec<String>,
+    /// `--http` values in order.
+    pub http: Vec<String>,
     /// The cluster DNS domain.
     pub cluster_domain: String,
     /// The seed's JSON dependency list.
@@ -338,6 +350,7 @@ impl Input {
             rollouts: cli.rollouts,
             resources: cli.resources,
             tcp: cli.tcp,
+            http: cli.http,
             cluster_domain: cli.cluster_domain,
             namespace_label_dict: cli.namespace_label_dict.map(|t| {
                 sourced(

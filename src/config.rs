@@ -101,10 +101,13 @@ impl Config {
         for (i, spec) in input.tcp.iter().enumerate() {
             dependencies.push(objects::parse_tcp(spec, i + 1)?);
         }
+        for (i, spec) in input.http.iter().enumerate() {
+            dependencies.push(objects::parse_http(spec, i + 1)?);
+        }
         if dependencies.is_empty() {
             return Err(ConfigError {
                 name: "dependencies".into(),
-                problem: "nothing to wait for: give --pods, --service, --job, --rollout, --resource, --tcp, HOST names, or set NAMESPACE_LABEL_DICT".into(),
+                problem: "nothing to wait for: give --pods, --service, --job, --rollout, --resource, --tcp, --http, HOST names, or set NAMESPACE_LABEL_DICT".into(),
                 example: PODS_EXAMPLE,
             });
         }
@@ -439,6 +442,7 @@ mod tests {
             rollouts: vec![],
             resources: vec![],
             tcp: vec![],
+            http: vec![],
             cluster_domain: "cluster.local".into(),
             namespace_label_dict: None,
             timeout: sourced("TIMEOUT", "300"),

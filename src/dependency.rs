@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::probe::StatusSet;
 use crate::selector::LabelSelector;
 
 /// One thing that must be Ready before the pod may start.
@@ -43,6 +44,13 @@ pub enum Target {
         host: String,
         /// Port.
         port: u16,
+    },
+    /// An HTTP(S) URL answering a GET with an accepted status (`--http`); probed.
+    Http {
+        /// The URL, without the `#STATUSES` suffix.
+        url: String,
+        /// Accepted statuses (2xx by default).
+        accept: StatusSet,
     },
 }
 
@@ -142,7 +150,7 @@ impl Dependency {
         match &self.target {
             Target::Pods { .. } | Target::Object(_) => true,
             Target::Service(s) => s.written.is_none(),
-            Target::Dns { .. } | Target::Tcp { .. } => false,
+            Target::Dns { .. } | Target::Tcp { .. } | Target::Http { .. } => false,
         }
     }
 
@@ -207,6 +215,10 @@ impl Dependency {
                 host: host.clone(),
                 port: *port,
             }],
+            Target::Http { url, accept } => vec![SourceKey::Http {
+                url: url.clone(),
+                accept: accept.clone(),
+            }],
         }
     }
 }
@@ -239,6 +251,10 @@ impl fmt::Display for Dependency {
             }
             Target::Dns { name } => write!(f, "{name}"),
             Target::Tcp { host, port } => write!(f, "tcp {host}:{port}"),
+            Target::Http { url, accept } if *accept == StatusSet::default() => {
+                write!(f, "http {url}")
+            }
+            Target::Http { url, accept } => write!(f, "http {url} ({accept})"),
             Target::Object(o) => {
                 let at = match &o.namespace {
                     Some(ns) => format!("{ns}/"),
@@ -267,6 +283,13 @@ pub enum SourceKey {
         host: String,
         /// Port.
         port: u16,
+    },
+    /// An HTTP(S) GET probed with backoff.
+    Http {
+        /// The URL.
+        url: String,
+        /// Accepted statuses.
+        accept: StatusSet,
     },
 }
 

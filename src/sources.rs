@@ -44,7 +44,7 @@ impl Running {
                 (SourceKey::Watch(w), None) => {
                     unreachable!("config gives watches only with a client: {w}")
                 }
-                (SourceKey::Dns(_) | SourceKey::Tcp { .. }, _) => {
+                (SourceKey::Dns(_) | SourceKey::Tcp { .. } | SourceKey::Http { .. }, _) => {
                     running.watches.push(None);
                     running.start_probe(index, key);
                 }

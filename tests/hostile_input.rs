@@ -1,5 +1,5 @@
 //! Property test of the whole input surface (NAMESPACE_LABEL_DICT, TIMEOUT, RETRY_INTERVAL,
-//! --pods, --service, HOST names, --dns, --cluster-domain, --job, --rollout, --resource, --tcp,
+//! --pods, --service, HOST names, --dns, --cluster-domain, --job, --rollout, --resource, --tcp, --http,
 //! --timeout): every generated input either parses or is refused with a message naming the flag
 //! or variable and showing an example. Never a panic, never unbounded work.
 
@@ -61,6 +61,7 @@ fn object_like() -> impl Strategy<Value = String> {
         "[a-z0-9-]{0,10}(/[a-zA-Z0-9.-]{0,20}){0,3}",
         "[a-z0-9-]{1,10}/[a-z.]{1,30}/[a-z0-9-]{1,10}:(condition=[A-Za-z]{0,8}(=[A-Za-z]{0,5})?|jsonpath=\\{[.a-z\\[\\]?@=\"()*]{0,30}\\}(=[a-zA-Z]{0,6})?|create|delete|[a-z=]{0,10})",
         "[a-z0-9.\\[\\]:-]{0,20}:[0-9+-]{0,6}",
+        "(http|https|ftp)?://[a-z0-9.:\\[\\]_ -]{0,20}(/[a-z0-9/?=&]{0,10})?(#[0-9x, ]{0,8})?",
     ]
 }
 
@@ -97,10 +98,11 @@ proptest! {
         hosts in prop::collection::vec(prop_oneof![fragment(), host_like()], 0..3),
         dns in prop::collection::vec(prop_oneof![fragment(), host_like()], 0..2),
         cluster_domain in prop_oneof![Just("cluster.local".to_string()), host_like(), fragment()],
-        (jobs, rollouts, resources, tcp) in (
+        (jobs, rollouts, resources, tcp, http) in (
             prop::collection::vec(object_like(), 0..2),
             prop::collection::vec(object_like(), 0..2),
             prop::collection::vec(object_like(), 0..3),
+            prop::collection::vec(object_like(), 0..2),
             prop::collection::vec(object_like(), 0..2),
         ),
     ) {
@@ -114,6 +116,7 @@ proptest! {
             rollouts,
             resources,
             tcp,
+            http,
             cluster_domain,
             namespace_label_dict: dict.map(|d| sourced("NAMESPACE_LABEL_DICT", d)),
             timeout: sourced("TIMEOUT", timeout),
@@ -151,6 +154,7 @@ fn ten_megabyte_dict_is_refused_by_size() {
         rollouts: vec![],
         resources: vec![],
         tcp: vec![],
+        http: vec![],
         cluster_domain: "cluster.local".into(),
         namespace_label_dict: Some(sourced("NAMESPACE_LABEL_DICT", huge)),
         timeout: sourced("TIMEOUT", "300".into()),

@@ -333,3 +333,86 @@ async fn tcp_port_releases_when_it_accepts() {
         "{done:?}"
     );
 }
+
+/// A tiny HTTP server on loopback: answers every request with the status in `status`.
+async fn http_server(status: std::sync::Arc<std::sync::atomic::AtomicU16>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let code = status.load(std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let response =
+                    format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+/// `--http`: a 503 keeps it waiting, a 200 releases; `#STATUSES` changes what counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_status_releases() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU16, Ordering};
+    let status = Arc::new(AtomicU16::new(503));
+    let port = http_server(status.clone()).await;
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let mut depwait = Depwait::new()
+        .kubeconfig("/nonexistent/kubeconfig".into())
+        .args(["--http", &url, "--http", &format!("{url}#503")])
+        .spawn();
+    depwait
+        .wait_for_log(
+            &format!("http {url}: HTTP 503 Service Unavailable, waiting for 2xx"),
+            LIMIT,
+        )
+        .await;
+    depwait.assert_still_running(HOLD).await;
+    status.store(200, Ordering::SeqCst);
+    // Now the second URL (503 only) is not ready: never both at once until it flips back.
+    depwait
+        .wait_for_log(
+            &format!("http {url} (503): HTTP 200 OK, waiting for 503"),
+            LIMIT,
+        )
+        .await;
+    depwait.assert_still_running(HOLD).await;
+    drop(depwait);
+
+    let done = Depwait::new()
+        .kubeconfig("/nonexistent/kubeconfig".into())
+        .args(["--http", &url])
+        .run(LIMIT)
+        .await;
+    assert_eq!(done.code, Some(0), "{done:?}");
+}
+
+/// `--http https://...`: the server's certificate is checked; trusted through SSL_CERT_FILE
+/// (here the test API server's own `/healthz`, which anyone may read).
+#[tokio::test]
+async fn https_verifies_the_server_certificate() {
+    let env = TestEnv::get();
+    let url = format!("{}/healthz", env.server);
+    let mut untrusted = Depwait::new().args(["--http", &url]).spawn();
+    untrusted
+        .wait_for_log("invalid peer certificate", LIMIT)
+        .await;
+    untrusted.assert_still_running(HOLD).await;
+    drop(untrusted);
+
+    let done = Depwait::new()
+        .env("SSL_CERT_FILE", env.server_ca().to_str().unwrap())
+        .args(["--http", &url])
+        .run(LIMIT)
+        .await;
+    assert_eq!(done.code, Some(0), "{done:?}");
+    assert!(done.stderr.contains("HTTP 200 OK"), "{done:?}");
+}

@@ -7,6 +7,7 @@ use super::{ConfigError, parse_namespace};
 use crate::dependency::{Dependency, ObjectTarget, Target, WaitFor};
 use crate::kinds::TypeName;
 use crate::names;
+use crate::probe::StatusSet;
 use crate::readiness::object::parse_jsonpath;
 use crate::selector::is_dns1123_label;
 
@@ -15,6 +16,8 @@ const ROLLOUT_EXAMPLE: &str = "--rollout app/deployment/api --rollout db/statefu
 const RESOURCE_EXAMPLE: &str = "--resource 'cert-manager/certificates/web:condition=Ready' \
      --resource 'db/persistentvolumeclaims/data:jsonpath={.status.phase}=Bound'";
 const TCP_EXAMPLE: &str = "--tcp db.internal:5432 --tcp 10.0.0.7:6379";
+const HTTP_EXAMPLE: &str =
+    "--http http://api.app.svc:8080/healthz --http 'https://auth.example.com/ready#200,401'";
 
 /// `NAMESPACE/NAME`: a Job that must complete.
 pub(super) fn parse_job(spec: &str, index: usize) -> Result<Dependency, ConfigError> {
@@ -248,6 +251,39 @@ pub(super) fn parse_tcp(spec: &str, index: usize) -> Result<Dependency, ConfigEr
     })
 }
 
+/// `URL[#STATUSES]`: http or https, with a host; the fragment (never sent) lists accepted
+/// statuses.
+pub(super) fn parse_http(spec: &str, index: usize) -> Result<Dependency, ConfigError> {
+    let name = format!("--http #{index} `{spec}`");
+    let err = |problem: String| ConfigError {
+        name: name.clone(),
+        problem,
+        example: HTTP_EXAMPLE,
+    };
+    let (url, accept) = match spec.trim().split_once('#') {
+        Some((url, statuses)) => (url, StatusSet::parse(statuses).map_err(err)?),
+        None => (spec.trim(), StatusSet::default()),
+    };
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| err(format!("`{url}` is not a URL: {e}")))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(err(format!("`{url}` must start with http:// or https://")));
+    }
+    let host = uri.host().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_err() {
+        names::validate(host).map_err(|e| err(e.0))?;
+    }
+    Ok(Dependency {
+        target: Target::Http {
+            url: url.to_string(),
+            accept,
+        },
+        origin: format!("--http #{index}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +414,33 @@ mod tests {
             "[x]:1",
         ] {
             assert!(parse_tcp(bad, 1).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn http_takes_urls_and_statuses() {
+        let http = |s: &str| match target(parse_http(s, 1).unwrap()) {
+            Target::Http { url, accept } => (url, accept.to_string()),
+            _ => panic!(),
+        };
+        assert_eq!(
+            http("http://api.app.svc:8080/healthz"),
+            ("http://api.app.svc:8080/healthz".into(), "2xx".into())
+        );
+        assert_eq!(
+            http("https://10.0.0.1/ready#200,401"),
+            ("https://10.0.0.1/ready".into(), "200,401".into())
+        );
+        assert_eq!(http("http://[::1]:80/").0, "http://[::1]:80/");
+        for bad in [
+            "api:8080",
+            "ftp://x/",
+            "http://",
+            "http://a b/",
+            "http://x/#abc",
+            "http://x_y/",
+        ] {
+            assert!(parse_http(bad, 1).is_err(), "{bad}");
         }
     }
 }

@@ -18,6 +18,7 @@ use super::ProbeStatus;
 const RESOLV_CONF: &str = "/etc/resolv.conf";
 
 /// A resolver built from the pod's configuration, or why it could not be.
+#[derive(Clone)]
 pub struct Resolver {
     inner: Result<TokioResolver, String>,
 }

@@ -7,6 +7,7 @@
 //! for news, not for every attempt.
 
 mod dns;
+mod http;
 mod tcp;
 
 use std::time::Duration;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 pub use dns::Resolver;
+pub use http::StatusSet;
 
 use crate::dependency::SourceKey;
 
@@ -24,6 +26,8 @@ pub enum Check {
     Dns { host: String },
     /// A TCP connection to `host:port` is accepted (the name resolved as for `Dns`).
     Tcp { host: String, port: u16 },
+    /// A GET of `url` is answered with a status in `accept`.
+    Http { url: String, accept: StatusSet },
 }
 
 impl Check {
@@ -34,6 +38,10 @@ impl Check {
             SourceKey::Tcp { host, port } => Some(Check::Tcp {
                 host: host.clone(),
                 port: *port,
+            }),
+            SourceKey::Http { url, accept } => Some(Check::Http {
+                url: url.clone(),
+                accept: accept.clone(),
             }),
             SourceKey::Watch(_) => None,
         }
@@ -65,11 +73,15 @@ where
 {
     tokio::spawn(async move {
         let resolver = Resolver::from_env();
+        let http = match &check {
+            Check::Http { .. } => Some(http::Http::new(resolver.clone())),
+            _ => None,
+        };
         let mut last: Option<ProbeStatus> = None;
         let mut delay = FIRST_RETRY;
         loop {
-            let status = match tokio::time::timeout(ATTEMPT_LIMIT, attempt(&check, &resolver)).await
-            {
+            let attempt = attempt(&check, &resolver, http.as_ref());
+            let status = match tokio::time::timeout(ATTEMPT_LIMIT, attempt).await {
                 Ok(status) => status,
                 Err(_) => ProbeStatus::NotReady(format!(
                     "no answer within {}",
@@ -96,10 +108,19 @@ fn next_delay(delay: Duration) -> Duration {
     (delay * 2).min(MAX_RETRY)
 }
 
-async fn attempt(check: &Check, resolver: &Resolver) -> ProbeStatus {
+async fn attempt(
+    check: &Check,
+    resolver: &Resolver,
+    http: Option<&Result<http::Http, String>>,
+) -> ProbeStatus {
     match check {
         Check::Dns { host } => resolver.resolve(host).await,
         Check::Tcp { host, port } => tcp::connect(resolver, host, *port).await,
+        Check::Http { url, accept } => match http {
+            Some(Ok(client)) => client.get(url, accept).await,
+            Some(Err(why)) => ProbeStatus::NotReady(why.clone()),
+            None => ProbeStatus::NotReady("no HTTP client".into()),
+        },
     }
 }
 

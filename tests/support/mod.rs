@@ -119,6 +119,12 @@ impl TestEnv {
         }
     }
 
+    /// The API server's serving certificate and the CA that signed it (PEM), for clients that
+    /// should trust exactly this server.
+    pub fn server_ca(&self) -> PathBuf {
+        self.dir.join("certs/apiserver.crt")
+    }
+
     /// A kubeconfig file (JSON is valid YAML) authenticating as `user`, with TLS verification
     /// against the server's own CA.
     pub fn kubeconfig(&self, user: User) -> PathBuf {
