@@ -123,9 +123,15 @@ pub fn render(deps: &[Dependency], sa: &ServiceAccount, events: bool) -> String 
 }
 
 fn role(ns: &str, name: &str, rules: &[(&str, &str, &str)]) -> String {
-    let mut out = format!(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: {name}\n  namespace: {ns}\nrules:\n"
-    );
+    format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: {name}\n  namespace: {ns}\n{}",
+        rules_yaml(rules)
+    )
+}
+
+/// `rules:` with one entry per (group, resource, verbs).
+fn rules_yaml(rules: &[(&str, &str, &str)]) -> String {
+    let mut out = String::from("rules:\n");
     for (group, resource, verbs) in rules {
         out.push_str(&format!(
             "- apiGroups: [\"{group}\"]\n  resources: [\"{resource}\"]\n  verbs: [{verbs}]\n"
@@ -138,13 +144,9 @@ fn role(ns: &str, name: &str, rules: &[(&str, &str, &str)]) -> String {
 /// account so that several waiting workloads do not overwrite each other's.
 fn cluster_role(name: &str, rules: &[(&str, &str, &str)], sa: &ServiceAccount) -> String {
     let mut out = format!(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {name}\nrules:\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {name}\n{}",
+        rules_yaml(rules)
     );
-    for (group, resource, verbs) in rules {
-        out.push_str(&format!(
-            "- apiGroups: [\"{group}\"]\n  resources: [\"{resource}\"]\n  verbs: [{verbs}]\n"
-        ));
-    }
     out.push_str(&format!(
         "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {name}\n\
          roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: {name}\n\

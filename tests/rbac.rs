@@ -107,3 +107,149 @@ async fn generated_rbac_is_sufficient_and_minimal() {
         .expect_exit(3)
         .await;
 }
+
+/// Create every document of `yaml` (Roles, RoleBindings, ClusterRoles, ClusterRoleBindings)
+/// as admin; returns them parsed.
+async fn apply_all(env: &TestEnv, yaml: &str) -> Vec<serde_json::Value> {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    let admin = env.client(User::Admin).await;
+    let mut docs = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(yaml) {
+        let value = serde_json::Value::deserialize(doc).unwrap();
+        let kind = value["kind"].as_str().unwrap().to_string();
+        let plural = format!("{}s", kind.to_ascii_lowercase());
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("rbac.authorization.k8s.io", "v1", &kind),
+            &plural,
+        );
+        let object: DynamicObject = serde_json::from_value(value.clone()).unwrap();
+        let api: Api<DynamicObject> = match value["metadata"]["namespace"].as_str() {
+            Some(ns) => Api::namespaced_with(admin.clone(), ns, &ar),
+            None => Api::all_with(admin.clone(), &ar),
+        };
+        api.create(&PostParams::default(), &object)
+            .await
+            .unwrap_or_else(|e| panic!("create {kind}: {e}\n{yaml}"));
+        docs.push(value);
+    }
+    docs
+}
+
+/// `--job`, `--rollout` and a cluster-scoped `--resource`: Roles name the right API groups
+/// (batch, apps), the cluster-scoped type gets the one ClusterRole, and a service account
+/// holding exactly that waits successfully.
+#[tokio::test]
+async fn generated_rbac_covers_jobs_rollouts_and_cluster_scoped_objects() {
+    use serde_json::json;
+    use support::{DEPLOYMENT, JOB, pod_template};
+    let env = TestEnv::get();
+    let app = env.namespace("rbac-app").await;
+    let db = env.namespace("rbac-db").await;
+    let admin = env.client(User::Admin).await;
+    let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "web"}})).unwrap();
+    Api::<ServiceAccount>::namespaced(admin.clone(), &app)
+        .create(&PostParams::default(), &sa)
+        .await
+        .unwrap();
+    let deps = [
+        "--job".to_string(),
+        format!("{db}/migrate"),
+        "--rollout".into(),
+        format!("{db}/deploy/api"),
+        "--resource".into(),
+        format!("ns/{db}:create"),
+    ];
+    let rbac = Depwait::new()
+        .args(["rbac", "--service-account", &format!("{app}/web")])
+        .args(deps.clone())
+        .spawn()
+        .expect_exit(0)
+        .await;
+    let docs = apply_all(env, &rbac.stdout).await;
+    let rules_of = |kind: &str| -> Vec<(String, String, Vec<String>)> {
+        docs.iter()
+            .filter(|d| d["kind"] == kind)
+            .flat_map(|d| d["rules"].as_array().cloned().unwrap_or_default())
+            .map(|r| {
+                (
+                    r["apiGroups"][0].as_str().unwrap().to_string(),
+                    r["resources"][0].as_str().unwrap().to_string(),
+                    serde_json::from_value(r["verbs"].clone()).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let watch = vec!["get".to_string(), "list".into(), "watch".into()];
+    let mut role_rules = rules_of("Role");
+    role_rules.sort();
+    assert_eq!(
+        role_rules,
+        [
+            ("apps".to_string(), "deployments".to_string(), watch.clone()),
+            ("batch".to_string(), "jobs".to_string(), watch.clone()),
+        ],
+        "{}",
+        rbac.stdout
+    );
+    assert_eq!(
+        rules_of("ClusterRole"),
+        [(String::new(), "namespaces".to_string(), watch)],
+        "{}",
+        rbac.stdout
+    );
+
+    env.create(
+        Some(&db),
+        JOB,
+        json!({"metadata": {"name": "migrate"}, "spec": {"template": pod_template("migrate")}}),
+    )
+    .await;
+    env.set_status(
+        Some(&db),
+        JOB,
+        "migrate",
+        json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}),
+    )
+    .await;
+    let mut template = pod_template("api");
+    template["spec"]["restartPolicy"] = json!("Always");
+    env.create(
+        Some(&db),
+        DEPLOYMENT,
+        json!({"metadata": {"name": "api"}, "spec": {"replicas": 1,
+            "selector": {"matchLabels": {"app": "api"}}, "template": template}}),
+    )
+    .await;
+    env.set_status(
+        Some(&db),
+        DEPLOYMENT,
+        "api",
+        json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1}),
+    )
+    .await;
+    let token = Api::<ServiceAccount>::namespaced(admin, &app)
+        .create_token_request("web", &PostParams::default(), &TokenRequest::default())
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .token;
+    let kubeconfig = env.token_kubeconfig(&token);
+    // New bindings reach the API server's authorizer through its informers: give them a
+    // moment (a 403 is exit 3 at once, by design).
+    let mut last = None;
+    for _ in 0..20 {
+        let done = Depwait::new()
+            .kubeconfig(kubeconfig.clone())
+            .args(deps.clone())
+            .run(std::time::Duration::from_secs(60))
+            .await;
+        if done.code == Some(0) {
+            return;
+        }
+        assert_eq!(done.code, Some(3), "{done:?}");
+        last = Some(done);
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("the generated RBAC never sufficed: {:?}", last.unwrap());
+}
