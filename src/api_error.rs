@@ -46,21 +46,33 @@ impl fmt::Display for FatalApiError {
             namespace,
             message,
         } = self;
+        // Cluster-scoped objects (`--resource TYPE/NAME`) have no namespace; only a
+        // ClusterRole can grant them.
+        let (place, grant) = match namespace.as_str() {
+            "" => (
+                "cluster-wide".to_string(),
+                "a ClusterRole (the type is cluster-scoped)".to_string(),
+            ),
+            ns => (
+                format!("in namespace \"{ns}\""),
+                format!("a Role in namespace \"{ns}\" (or a ClusterRole)"),
+            ),
+        };
         match code {
             403 => write!(
                 f,
-                "access denied: cannot {verb} {resource} in namespace \"{namespace}\" (HTTP 403: {message}). \
-                 Grant it with a Role in namespace \"{namespace}\" (or a ClusterRole) bound to this pod's \
+                "access denied: cannot {verb} {resource} {place} (HTTP 403: {message}). \
+                 Grant it with {grant} bound to this pod's \
                  service account: rules: [{{apiGroups: [\"{group}\"], resources: [\"{resource}\"], verbs: [\"get\", \"list\", \"watch\"]}}]"
             ),
             401 => write!(
                 f,
                 "unauthorized: the API server rejected depwait's credentials while trying to {verb} {resource} \
-                 in namespace \"{namespace}\" (HTTP 401: {message}); check the service account token or kubeconfig"
+                 {place} (HTTP 401: {message}); check the service account token or kubeconfig"
             ),
             _ => write!(
                 f,
-                "the API server refused to {verb} {resource} in namespace \"{namespace}\" (HTTP {code}: {message}); \
+                "the API server refused to {verb} {resource} {place} (HTTP {code}: {message}); \
                  retrying cannot fix this"
             ),
         }
