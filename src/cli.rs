@@ -121,6 +121,17 @@ pub struct Cli {
     #[arg(long = "http", value_name = "URL[#STATUSES]", global = true)]
     pub http: Vec<String>,
 
+    /// Read more dependencies from a YAML or JSON file: lists named like the flags (`pods`,
+    /// `services`, `hosts`, `dns`, `jobs`, `rollouts`, `resources`, `tcp`, `http`), each entry
+    /// in that flag's grammar. Combines with the flags.
+    #[arg(
+        long = "config",
+        env = "DEPWAIT_CONFIG",
+        value_name = "FILE",
+        global = true
+    )]
+    pub config: Option<PathBuf>,
+
     /// Resolve this name through DNS until it resolves, even if it looks like a Service name.
     #[arg(long = "dns", value_name = "HOST", global = true)]
     pub dns: Vec<String>,
@@ -288,6 +299,8 @@ pub struct Input {
     pub tcp: Vec<String>,
     /// `--http` values in order.
     pub http: Vec<String>,
+    /// `--config` file.
+    pub config: Option<PathBuf>,
     /// The cluster DNS domain.
     pub cluster_domain: String,
     /// The seed's JSON dependency list.
@@ -351,6 +364,7 @@ impl Input {
             resources: cli.resources,
             tcp: cli.tcp,
             http: cli.http,
+            config: cli.config,
             cluster_domain: cli.cluster_domain,
             namespace_label_dict: cli.namespace_label_dict.map(|t| {
                 sourced(

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+mod file;
 mod objects;
 
 use crate::cli::{Input, LogFormat, Sourced};
@@ -104,10 +105,13 @@ impl Config {
         for (i, spec) in input.http.iter().enumerate() {
             dependencies.push(objects::parse_http(spec, i + 1)?);
         }
+        if let Some(path) = &input.config {
+            dependencies.extend(file::read(path, &input.cluster_domain)?);
+        }
         if dependencies.is_empty() {
             return Err(ConfigError {
                 name: "dependencies".into(),
-                problem: "nothing to wait for: give --pods, --service, --job, --rollout, --resource, --tcp, --http, HOST names, or set NAMESPACE_LABEL_DICT".into(),
+                problem: "nothing to wait for: give --pods, --service, --job, --rollout, --resource, --tcp, --http, --config, HOST names, or set NAMESPACE_LABEL_DICT".into(),
                 example: PODS_EXAMPLE,
             });
         }
@@ -443,6 +447,7 @@ mod tests {
             resources: vec![],
             tcp: vec![],
             http: vec![],
+            config: None,
             cluster_domain: "cluster.local".into(),
             namespace_label_dict: None,
             timeout: sourced("TIMEOUT", "300"),

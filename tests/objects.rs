@@ -416,3 +416,57 @@ async fn https_verifies_the_server_certificate() {
     assert_eq!(done.code, Some(0), "{done:?}");
     assert!(done.stderr.contains("HTTP 200 OK"), "{done:?}");
 }
+
+/// `--config FILE` lists the same dependencies as the flags; they combine with flags, and a
+/// mistake in the file is exit 2 naming field, item and line before any request.
+#[tokio::test]
+async fn config_file_dependencies_combine_with_flags() {
+    let env = TestEnv::get();
+    let ns = env.namespace("config").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deps.yaml");
+    std::fs::write(
+        &file,
+        format!("# what the web tier needs\njobs:\n  - {ns}/migrate\nresources:\n  - '{ns}/cm/settings:create'\n"),
+    )
+    .unwrap();
+    let mut depwait = Depwait::new()
+        .args(["--config", file.to_str().unwrap()])
+        .args(["--pods", &format!("{ns}:app=web")])
+        .spawn();
+    depwait
+        .wait_for_log(&format!("job {ns}/migrate: does not exist yet"), LIMIT)
+        .await;
+    env.create(Some(&ns), JOB, job_object("migrate")).await;
+    env.set_status(
+        Some(&ns),
+        JOB,
+        "migrate",
+        json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}),
+    )
+    .await;
+    env.create(
+        Some(&ns),
+        CONFIG_MAP,
+        json!({"metadata": {"name": "settings"}}),
+    )
+    .await;
+    // The flag's dependency still holds the release.
+    depwait.assert_still_running(HOLD).await;
+    env.create_pod(&ns, "web-0", &[("app", "web")]).await;
+    env.set_pod_ready(&ns, "web-0", true).await;
+    depwait.expect_exit(0).await;
+
+    std::fs::write(&file, "jobs:\n  - db/migrate\n  - db/Migrate\n").unwrap();
+    let done = Depwait::new()
+        .args(["--config", file.to_str().unwrap()])
+        .run(LIMIT)
+        .await;
+    assert_eq!(done.code, Some(2), "{done:?}");
+    assert!(
+        done.stderr
+            .contains("jobs: [1] `db/Migrate`: `Migrate` is not an object name"),
+        "{done:?}"
+    );
+    assert!(done.stderr.contains("line 2"), "{done:?}");
+}
