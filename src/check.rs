@@ -92,6 +92,8 @@ pub async fn run(dependencies: Vec<Dependency>, client: Client, color: bool) -> 
                 "READY",
                 format!("{}/{}", readiness.ready_objects, readiness.counted_objects),
             )
+        } else if readiness.failed {
+            ("FAILED", "-".to_string())
         } else if readiness.summary.starts_with("API error") {
             ("ERROR", "-".to_string())
         } else {

@@ -229,7 +229,8 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Judge every dependency once (one list per watched set, no watch) and print a table of
-    /// what is ready and why not. Exit 0 if all are ready, 1 if not, 3 if access is denied.
+    /// what is ready and why not. Exit 0 if all are ready, 1 if not, 3 if access is denied, 4 if a
+    /// Job failed.
     ///
     /// Installed as `kubectl-depwait` on PATH, this is `kubectl depwait check ...`.
     Check {

@@ -470,3 +470,63 @@ async fn config_file_dependencies_combine_with_flags() {
     );
     assert!(done.stderr.contains("line 2"), "{done:?}");
 }
+
+/// `depwait check` judges objects once, like a wait would: a failed Job is a FAILED row and
+/// exit 4, a rollout in progress a NOT READY row with kubectl's words.
+#[tokio::test]
+async fn check_shows_failed_jobs_and_rollouts() {
+    let env = TestEnv::get();
+    let ns = env.namespace("objcheck").await;
+    env.create(Some(&ns), JOB, job_object("migrate")).await;
+    env.set_status(
+        Some(&ns),
+        JOB,
+        "migrate",
+        json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}]}),
+    )
+    .await;
+    let mut template = pod_template("api");
+    template["spec"]["restartPolicy"] = json!("Always");
+    env.create(
+        Some(&ns),
+        DEPLOYMENT,
+        json!({"metadata": {"name": "api"}, "spec": {"replicas": 3,
+            "selector": {"matchLabels": {"app": "api"}}, "template": template}}),
+    )
+    .await;
+    env.set_status(
+        Some(&ns),
+        DEPLOYMENT,
+        "api",
+        json!({"observedGeneration": 1, "replicas": 3, "updatedReplicas": 2}),
+    )
+    .await;
+    let done = Depwait::new()
+        .args([
+            "check".to_string(),
+            "--job".into(),
+            format!("{ns}/migrate"),
+            "--rollout".into(),
+            format!("{ns}/deployment/api"),
+        ])
+        .run(LIMIT)
+        .await;
+    assert_eq!(done.code, Some(4), "{done:?}");
+    let row = |needle: &str| {
+        done.stdout
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no row for {needle}: {done:?}"))
+            .to_string()
+    };
+    let job = row(&format!("job {ns}/migrate"));
+    assert!(
+        job.contains("FAILED") && job.contains("failed: DeadlineExceeded"),
+        "{done:?}"
+    );
+    let rollout = row(&format!("rollout {ns}/deployments.apps/api"));
+    assert!(
+        rollout.contains("NOT READY") && rollout.contains("2 of 3 new replicas have been updated"),
+        "{done:?}"
+    );
+}
