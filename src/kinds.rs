@@ -9,6 +9,7 @@
 //! way, and a type the server does not serve yet (its CRD is not installed) is not an error
 //! here: the caller keeps waiting and asks again.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIResource, APIResourceList};
@@ -191,8 +192,32 @@ pub struct Served {
     pub namespaced: bool,
 }
 
+/// What earlier lookups of a type not served yet have read, so that asking again while waiting
+/// for a CRD costs one request (the group list) plus the group versions that are new — not one
+/// request per group of the cluster every few seconds. Every [`FULL_SCAN_EVERY`]th round reads
+/// everything again, for a CRD added to a group version that was already there.
+#[derive(Debug, Default)]
+pub struct Searched {
+    /// Group versions read that did not have the type.
+    without: HashSet<String>,
+    /// Lookups so far.
+    rounds: u32,
+}
+
+/// See [`Searched`].
+const FULL_SCAN_EVERY: u32 = 8;
+
 /// Ask the server which resource `name` is. `Ok(None)`: not served (yet).
-pub async fn discover(client: &Client, name: &TypeName) -> Result<Option<Served>, kube::Error> {
+pub async fn discover(
+    client: &Client,
+    name: &TypeName,
+    searched: &mut Searched,
+) -> Result<Option<Served>, kube::Error> {
+    let full = searched.rounds.is_multiple_of(FULL_SCAN_EVERY);
+    searched.rounds += 1;
+    if full {
+        searched.without.clear();
+    }
     let mut candidates: Vec<String> = Vec::new();
     match (&name.group, &name.version) {
         (Some(g), Some(v)) if g.is_empty() => candidates.push(v.clone()),
@@ -220,6 +245,9 @@ pub async fn discover(client: &Client, name: &TypeName) -> Result<Option<Served>
         }
     }
     for group_version in candidates {
+        if searched.without.contains(&group_version) {
+            continue;
+        }
         let list = match fetch(client, &group_version).await {
             Ok(list) => list,
             // A version listed a moment ago can vanish (a CRD being replaced); a version named
@@ -230,6 +258,7 @@ pub async fn discover(client: &Client, name: &TypeName) -> Result<Option<Served>
         if let Some(found) = pick(&list, &name.name) {
             return Ok(Some(found));
         }
+        searched.without.insert(group_version);
     }
     Ok(None)
 }
@@ -368,5 +397,68 @@ mod tests {
         assert!(!issuer.namespaced);
         assert!(pick(&list, "status").is_none());
         assert!(pick(&list, "issuers").is_none());
+    }
+
+    /// Waiting for a CRD costs one request per retry (the group list) once every group
+    /// version has been read, not one per group; a full scan comes back every few rounds.
+    #[tokio::test]
+    async fn retries_read_only_new_group_versions() {
+        use bytes::Bytes;
+        use http_body_util::BodyExt;
+        use http_body_util::combinators::UnsyncBoxBody;
+        type MockBody = UnsyncBoxBody<Bytes, std::convert::Infallible>;
+        let (service, handle) =
+            tower_test::mock::pair::<http::Request<kube::client::Body>, http::Response<MockBody>>();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            let mut handle = std::pin::pin!(handle);
+            while let Some((request, respond)) = handle.next_request().await {
+                let path = request.uri().path().to_string();
+                log.lock().unwrap().push(path.clone());
+                let body = match path.as_str() {
+                    "/apis" => serde_json::json!({"kind": "APIGroupList", "apiVersion": "v1",
+                        "groups": [{"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
+                                    "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}]}),
+                    p => serde_json::json!({"kind": "APIResourceList", "apiVersion": "v1",
+                        "groupVersion": p.trim_start_matches("/apis/").trim_start_matches("/api/"),
+                        "resources": [{"name": "things", "singularName": "thing", "namespaced": true,
+                                       "kind": "Thing", "verbs": ["get"]}]}),
+                };
+                let body = http_body_util::Full::new(Bytes::from(body.to_string()))
+                    .map_err(|never| match never {})
+                    .boxed_unsync();
+                respond.send_response(http::Response::new(body));
+            }
+        });
+        let client = Client::new(service, "default");
+        let widgets = TypeName::parse("widgets").unwrap();
+        let mut searched = Searched::default();
+        let take = || std::mem::take(&mut *seen.lock().unwrap());
+        assert_eq!(
+            discover(&client, &widgets, &mut searched).await.unwrap(),
+            None
+        );
+        assert_eq!(take(), ["/apis", "/api/v1", "/apis/apps/v1"]);
+        for _ in 1..FULL_SCAN_EVERY {
+            assert_eq!(
+                discover(&client, &widgets, &mut searched).await.unwrap(),
+                None
+            );
+            assert_eq!(take(), ["/apis"]);
+        }
+        assert_eq!(
+            discover(&client, &widgets, &mut searched).await.unwrap(),
+            None
+        );
+        assert_eq!(take(), ["/apis", "/api/v1", "/apis/apps/v1"]);
+        // Found by singular name, in the core group first.
+        let things = TypeName::parse("thing").unwrap();
+        let found = discover(&client, &things, &mut Searched::default())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.resource.api_version, "v1");
+        assert_eq!(found.resource.plural, "things");
     }
 }

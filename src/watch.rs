@@ -245,6 +245,7 @@ async fn resolve(
     client: &Client,
     discovery: &Discovery,
     key: &WatchKey,
+    searched: &mut kinds::Searched,
 ) -> Result<Resolved, ResolveError> {
     let mut config = watcher::Config::default().timeout(WATCH_TIMEOUT_SECS);
     if let Some(labels) = &key.labels {
@@ -286,7 +287,7 @@ async fn resolve(
             // Validated with the configuration; a failure here would be a bug, shown as-is.
             let type_name =
                 TypeName::parse(written).map_err(|e| ResolveError::NotServed(e.to_string()))?;
-            let Some(served) = kinds::discover(client, &type_name).await? else {
+            let Some(served) = kinds::discover(client, &type_name, searched).await? else {
                 return Err(ResolveError::NotServed(format!(
                     "the API server does not serve `{written}` (yet): waiting for its CustomResourceDefinition"
                 )));
@@ -378,7 +379,7 @@ pub async fn list_once(
     discovery: &Discovery,
     key: &WatchKey,
 ) -> Result<Snapshot, Verdict> {
-    let resolved = resolve(client, discovery, key)
+    let resolved = resolve(client, discovery, key, &mut kinds::Searched::default())
         .await
         .map_err(|e| Verdict::Retry(e.reason()))?;
     let params = kube::api::ListParams {
@@ -510,8 +511,9 @@ async fn run<K>(
     let mut tracker = Tracker::new(index);
     let mut backoff = DefaultBackoff::default();
     let mut not_served_delay = NOT_SERVED_FIRST_RETRY;
+    let mut searched = kinds::Searched::default();
     let resolved = loop {
-        let (update, delay) = match resolve(&client, &discovery, &key).await {
+        let (update, delay) = match resolve(&client, &discovery, &key, &mut searched).await {
             Ok(r) => break r,
             Err(ResolveError::Api(e)) => {
                 let reason = format!("API discovery failed: {}", api_error::with_causes(&e));
