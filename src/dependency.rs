@@ -262,7 +262,12 @@ impl fmt::Display for Dependency {
                 };
                 match &o.wait_for {
                     WaitFor::JobComplete => write!(f, "job {at}{}", o.name),
-                    WaitFor::Rollout => write!(f, "rollout {at}{}/{}", o.resource, o.name),
+                    WaitFor::Rollout => {
+                        // `deployments.apps` → `deployment`, as the user wrote it.
+                        let plural = o.resource.split('.').next().unwrap_or_default();
+                        let kind = plural.strip_suffix('s').unwrap_or(plural);
+                        write!(f, "rollout {at}{kind}/{}", o.name)
+                    }
                     other => write!(f, "{at}{}/{} ({other})", o.resource, o.name),
                 }
             }

@@ -524,7 +524,7 @@ async fn check_shows_failed_jobs_and_rollouts() {
         job.contains("FAILED") && job.contains("failed: DeadlineExceeded"),
         "{done:?}"
     );
-    let rollout = row(&format!("rollout {ns}/deployments.apps/api"));
+    let rollout = row(&format!("rollout {ns}/deployment/api"));
     assert!(
         rollout.contains("NOT READY") && rollout.contains("2 of 3 new replicas have been updated"),
         "{done:?}"

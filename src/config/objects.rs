@@ -315,7 +315,8 @@ mod tests {
             };
             assert_eq!(o.resource, resource, "{kind}");
             assert_eq!(o.wait_for, WaitFor::Rollout);
-            assert!(d.to_string().starts_with("rollout app/"), "{d}");
+            let shown = resource.split('.').next().unwrap().trim_end_matches('s');
+            assert_eq!(d.to_string(), format!("rollout app/{shown}/api"));
         }
         for bad in [
             "app/pods/api",
