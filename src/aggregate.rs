@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::readiness::pod::WatchedPod;
 use kube::api::DynamicObject;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
@@ -58,7 +58,7 @@ enum SourceState {
 /// Read access to the sources' objects (the watchers' stores, or a one-off list in `check`).
 pub trait View {
     /// The pods of source `source`.
-    fn pods(&self, source: usize) -> Vec<Arc<Pod>>;
+    fn pods(&self, source: usize) -> Vec<Arc<WatchedPod>>;
     /// The untyped objects of source `source`.
     fn dynamic(&self, source: usize) -> Vec<Arc<DynamicObject>>;
 }
@@ -448,7 +448,7 @@ mod tests {
         }
     }
 
-    fn pod(name: &str, ready: bool) -> Arc<Pod> {
+    fn pod(name: &str, ready: bool) -> Arc<WatchedPod> {
         let status = if ready { "True" } else { "False" };
         Arc::new(
             serde_json::from_value(json!({
@@ -462,12 +462,12 @@ mod tests {
     /// Sources as plain vectors, by index.
     #[derive(Default)]
     struct Fake {
-        pods: Vec<Vec<Arc<Pod>>>,
+        pods: Vec<Vec<Arc<WatchedPod>>>,
         dynamic: Vec<Vec<Arc<DynamicObject>>>,
     }
 
     impl Fake {
-        fn with_pods(pods: Vec<Vec<Arc<Pod>>>) -> Self {
+        fn with_pods(pods: Vec<Vec<Arc<WatchedPod>>>) -> Self {
             Self {
                 pods,
                 ..Self::default()
@@ -476,7 +476,7 @@ mod tests {
     }
 
     impl View for Fake {
-        fn pods(&self, source: usize) -> Vec<Arc<Pod>> {
+        fn pods(&self, source: usize) -> Vec<Arc<WatchedPod>> {
             self.pods.get(source).cloned().unwrap_or_default()
         }
         fn dynamic(&self, source: usize) -> Vec<Arc<DynamicObject>> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::readiness::pod::WatchedPod;
 use kube::Client;
 use kube::api::DynamicObject;
 
@@ -22,12 +22,12 @@ const DNS_CHECK_LIMIT: Duration = Duration::from_secs(3);
 /// What each source gave, by index.
 #[derive(Default)]
 struct Lists {
-    pods: Vec<Vec<Arc<Pod>>>,
+    pods: Vec<Vec<Arc<WatchedPod>>>,
     dynamic: Vec<Vec<Arc<DynamicObject>>>,
 }
 
 impl View for Lists {
-    fn pods(&self, source: usize) -> Vec<Arc<Pod>> {
+    fn pods(&self, source: usize) -> Vec<Arc<WatchedPod>> {
         self.pods[source].clone()
     }
     fn dynamic(&self, source: usize) -> Vec<Arc<DynamicObject>> {

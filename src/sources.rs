@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::readiness::pod::WatchedPod;
 use kube::Client;
 use kube::api::DynamicObject;
 use tokio::sync::mpsc::UnboundedSender;
@@ -55,7 +55,7 @@ impl Running {
 }
 
 impl View for Running {
-    fn pods(&self, source: usize) -> Vec<Arc<Pod>> {
+    fn pods(&self, source: usize) -> Vec<Arc<WatchedPod>> {
         match self.watches.get(source) {
             Some(Some(w)) => w.objects.pods(),
             _ => Vec::new(),

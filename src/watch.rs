@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, Store};
@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use crate::api_error::{self, FatalApiError, Request, Verdict};
 use crate::dependency::{WatchKey, WatchKind};
 use crate::kinds::{self, TypeName};
-use crate::readiness::pod::slim;
+use crate::readiness::pod::{WatchedPod, slim};
 
 /// Where a watcher is, as far as trusting its store goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +80,7 @@ pub enum Update {
 #[derive(Clone)]
 pub enum Objects {
     /// Pods, typed: their readiness rules read many fields.
-    Pods(Store<Pod>),
+    Pods(Store<WatchedPod>),
     /// Everything else, untyped: services and endpoint slices of whichever API version the
     /// server serves.
     Dynamic(Store<DynamicObject>),
@@ -88,7 +88,7 @@ pub enum Objects {
 
 impl Objects {
     /// The pods in the store (none for a non-pod store).
-    pub fn pods(&self) -> Vec<Arc<Pod>> {
+    pub fn pods(&self) -> Vec<Arc<WatchedPod>> {
         match self {
             Objects::Pods(s) => s.state(),
             Objects::Dynamic(_) => Vec::new(),
@@ -210,7 +210,7 @@ struct Resolved {
 
 /// A typed or untyped API handle.
 enum Endpoint {
-    Pods(Api<Pod>),
+    Pods(Api<WatchedPod>),
     Dynamic(Api<DynamicObject>),
 }
 
@@ -421,7 +421,7 @@ pub async fn list_once(
 #[derive(Debug, Clone)]
 pub enum Snapshot {
     /// Pods.
-    Pods(Vec<Arc<Pod>>),
+    Pods(Vec<Arc<WatchedPod>>),
     /// Untyped objects.
     Dynamic(Vec<Arc<DynamicObject>>),
 }
@@ -550,7 +550,7 @@ pub trait Slim {
     fn slim(&mut self);
 }
 
-impl Slim for Pod {
+impl Slim for WatchedPod {
     fn slim(&mut self) {
         slim(self);
     }
@@ -562,7 +562,7 @@ impl Slim for DynamicObject {
     }
 }
 
-impl From<Endpoint> for Option<Api<Pod>> {
+impl From<Endpoint> for Option<Api<WatchedPod>> {
     fn from(e: Endpoint) -> Self {
         match e {
             Endpoint::Pods(api) => Some(api),

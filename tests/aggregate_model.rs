@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Pod;
+use depwait::readiness::pod::WatchedPod as Pod;
 use kube::runtime::reflector;
 use kube::runtime::watcher::Event;
 use proptest::prelude::*;

@@ -1,8 +1,75 @@
 //! When a set of pods counts as Ready, and why not.
 
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodStatus};
+use std::borrow::Cow;
+
+use k8s_openapi::api::core::v1::{ContainerStatus, PodStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use kube::core::NamespaceResourceScope;
+use serde::{Deserialize, Deserializer};
 
 use super::Readiness;
+
+/// A pod as depwait lists, watches and keeps it: the metadata the store and the watcher need
+/// (name, namespace, resourceVersion, deletionTimestamp) and the status. Everything else
+/// in the JSON — `spec`, labels, annotations, `managedFields` — is skipped by the decoder
+/// without being built: with the full `Pod` type, a list page of 500 pods decoded every
+/// `managedFields` tree before anything could drop it, and each stored pod carried a 2 KB
+/// struct, mostly an empty `spec` (measured in `bench/RESULTS.md`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WatchedPod {
+    /// The narrowed metadata.
+    #[serde(deserialize_with = "narrow_meta", default)]
+    pub metadata: ObjectMeta,
+    /// The status, as the kubelet wrote it (slimmed further before it is stored).
+    #[serde(default)]
+    pub status: Option<PodStatus>,
+}
+
+/// The metadata fields a pod is kept with; serde skips the rest unbuilt.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NarrowMeta {
+    name: Option<String>,
+    namespace: Option<String>,
+    resource_version: Option<String>,
+    deletion_timestamp: Option<Time>,
+}
+
+fn narrow_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
+    let m = NarrowMeta::deserialize(d)?;
+    Ok(ObjectMeta {
+        name: m.name,
+        namespace: m.namespace,
+        resource_version: m.resource_version,
+        deletion_timestamp: m.deletion_timestamp,
+        ..ObjectMeta::default()
+    })
+}
+
+/// Lists and watches go to core/v1 `pods`, like the full type's.
+impl kube::Resource for WatchedPod {
+    type DynamicType = ();
+    type Scope = NamespaceResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        "Pod".into()
+    }
+    fn group(_: &()) -> Cow<'_, str> {
+        "".into()
+    }
+    fn version(_: &()) -> Cow<'_, str> {
+        "v1".into()
+    }
+    fn plural(_: &()) -> Cow<'_, str> {
+        "pods".into()
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
 
 /// How many not-ready pods a summary names before it says "and N more".
 const NAMED_PODS: usize = 3;
@@ -19,7 +86,7 @@ pub enum PodVerdict {
 }
 
 /// Judge one pod.
-pub fn verdict(pod: &Pod) -> PodVerdict {
+pub fn verdict(pod: &WatchedPod) -> PodVerdict {
     if pod.metadata.deletion_timestamp.is_some() {
         return PodVerdict::Ignored("terminating");
     }
@@ -120,7 +187,7 @@ fn truncate(s: &str, max: usize) -> String {
 ///
 /// Without `min`: at least one counted pod, and every counted pod Ready. With `min`: at least
 /// `min` counted pods Ready (a quorum), whatever the others do.
-pub fn judge<'a>(min: Option<u32>, pods: impl IntoIterator<Item = &'a Pod>) -> Readiness {
+pub fn judge<'a>(min: Option<u32>, pods: impl IntoIterator<Item = &'a WatchedPod>) -> Readiness {
     let mut ready = 0usize;
     let mut counted = 0usize;
     let mut ignored = 0usize;
@@ -178,19 +245,10 @@ pub fn judge<'a>(min: Option<u32>, pods: impl IntoIterator<Item = &'a Pod>) -> R
     }
 }
 
-/// Drop everything readiness does not read before a pod enters the store: managed fields,
-/// annotations, labels (selection is server-side), the spec, and most of the status. Keeps a
-/// large namespace's store to a small fraction of the full objects.
-pub fn slim(pod: &mut Pod) {
-    let meta = &mut pod.metadata;
-    meta.managed_fields = None;
-    meta.annotations = None;
-    meta.labels = None;
-    meta.owner_references = None;
-    meta.finalizers = None;
-    meta.generate_name = None;
-    meta.uid = None;
-    pod.spec = None;
+/// Drop what readiness does not read from the status before a pod enters the store (addresses,
+/// images, container ids, last states, ...): a large namespace's store stays small.
+pub fn slim(pod: &mut WatchedPod) {
+    // The metadata is narrow already (see `WatchedPod`); the status is the kubelet's whole.
     if let Some(status) = &mut pod.status {
         status.host_ip = None;
         status.host_ips = None;
@@ -240,7 +298,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn pod(name: &str, status: serde_json::Value) -> Pod {
+    fn pod(name: &str, status: serde_json::Value) -> WatchedPod {
         serde_json::from_value(json!({
             "metadata": {"name": name, "namespace": "ns"},
             "status": status,
@@ -248,21 +306,21 @@ mod tests {
         .unwrap()
     }
 
-    fn ready(name: &str) -> Pod {
+    fn ready(name: &str) -> WatchedPod {
         pod(
             name,
             json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}),
         )
     }
 
-    fn not_ready(name: &str) -> Pod {
+    fn not_ready(name: &str) -> WatchedPod {
         pod(
             name,
             json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}),
         )
     }
 
-    fn crashlooping(name: &str) -> Pod {
+    fn crashlooping(name: &str) -> WatchedPod {
         pod(
             name,
             json!({
@@ -276,14 +334,14 @@ mod tests {
         )
     }
 
-    fn terminating(name: &str) -> Pod {
+    fn terminating(name: &str) -> WatchedPod {
         let mut p = ready(name);
         p.metadata.deletion_timestamp =
             Some(serde_json::from_value(json!("2026-01-01T00:00:00Z")).unwrap());
         p
     }
 
-    fn evicted(name: &str) -> Pod {
+    fn evicted(name: &str) -> WatchedPod {
         pod(name, json!({"phase": "Failed", "reason": "Evicted"}))
     }
 
@@ -379,7 +437,7 @@ mod tests {
 
     #[test]
     fn summaries_are_stable_and_bounded() {
-        let pods: Vec<Pod> = (0..10).rev().map(|i| not_ready(&format!("p{i}"))).collect();
+        let pods: Vec<WatchedPod> = (0..10).rev().map(|i| not_ready(&format!("p{i}"))).collect();
         let r = judge(None, &pods);
         assert_eq!(
             r.summary,
@@ -390,14 +448,35 @@ mod tests {
     #[test]
     fn slim_keeps_what_readiness_reads() {
         let mut p = crashlooping("web");
-        p.metadata.annotations = Some([("a".to_string(), "b".repeat(1000))].into());
-        p.spec = Some(Default::default());
+        p.status.as_mut().unwrap().pod_ip = Some("10.0.0.1".into());
         let before = verdict(&p);
         slim(&mut p);
         assert_eq!(verdict(&p), before);
-        assert!(p.spec.is_none() && p.metadata.annotations.is_none());
+        assert!(p.status.as_ref().unwrap().pod_ip.is_none());
         let mut t = terminating("t");
         slim(&mut t);
         assert_eq!(verdict(&t), PodVerdict::Ignored("terminating"));
+    }
+
+    /// A whole pod as the API server sends it decodes to the narrow type: what readiness needs
+    /// is there; spec, labels, annotations and managedFields never are.
+    #[test]
+    fn a_full_pod_decodes_to_the_fields_readiness_reads() {
+        let p: WatchedPod = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web-0", "namespace": "ns", "uid": "u", "resourceVersion": "7",
+                "labels": {"app": "web"}, "annotations": {"a": "b"},
+                "deletionTimestamp": "2026-01-01T00:00:00Z",
+                "managedFields": [{"manager": "kubelet", "fieldsV1": {"f:status": {}}}]},
+            "spec": {"containers": [{"name": "app", "image": "app"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+        }))
+        .unwrap();
+        assert_eq!(p.metadata.name.as_deref(), Some("web-0"));
+        assert_eq!(p.metadata.resource_version.as_deref(), Some("7"));
+        assert!(p.metadata.deletion_timestamp.is_some());
+        assert!(p.metadata.labels.is_none() && p.metadata.annotations.is_none());
+        assert!(p.metadata.managed_fields.is_none());
+        assert_eq!(verdict(&p), PodVerdict::Ignored("terminating"));
     }
 }
