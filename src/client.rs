@@ -3,14 +3,17 @@
 //! kube's stock builder connects with an `HttpConnector` that leaves TCP_NODELAY off
 //! (kube-rs #2056): a list request then waits ~40 ms on a delayed ACK, most of a waiter's start.
 //! This builds the same stack — TLS, connect/write timeouts, base URI, auth (with token-file
-//! refresh), extra headers — over a connector with TCP_NODELAY on. Proxied configurations keep
-//! the stock builder, which knows how to tunnel.
+//! refresh), extra headers — over a connector with TCP_NODELAY on, whose host names are resolved
+//! by depwait's pure-Rust resolver (the static binary has no libc NSS). Proxied configurations
+//! keep the stock builder, which knows how to tunnel.
 
 use hyper_timeout::TimeoutConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use kube::client::{Body, ConfigExt};
 use kube::{Client, Config};
+
+use crate::probe::{Resolve, Resolver};
 use tower::{BoxError, ServiceBuilder};
 
 /// Why no client could be made; all of these are configuration problems (exit 2).
@@ -38,7 +41,8 @@ pub fn from_config(config: Config) -> Result<Client, ClientError> {
     if config.proxy_url.is_some() {
         return Client::try_from(config).map_err(ClientError::Build);
     }
-    let mut http = HttpConnector::new();
+    // An IP address (in-cluster: KUBERNETES_SERVICE_HOST) is connected to without asking it.
+    let mut http = HttpConnector::new_with_resolver(Resolve(Resolver::from_env()));
     http.enforce_http(false);
     http.set_nodelay(true);
     let https = config

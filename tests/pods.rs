@@ -542,3 +542,33 @@ async fn timeout_records_a_warning_event_on_the_waiting_pod() {
         "{message}"
     );
 }
+
+/// A kubeconfig that names the API server by host name (`localhost`, from the hosts file)
+/// works: depwait resolves it itself, without libc, as the static image must.
+#[tokio::test]
+async fn server_named_by_host_name_is_resolved_without_libc() {
+    let env = TestEnv::get();
+    let ns = env.namespace("byname").await;
+    env.create_pod(&ns, "web-0", &[("app", "web")]).await;
+    env.set_pod_ready(&ns, "web-0", true).await;
+    let text = std::fs::read_to_string(env.kubeconfig(User::Admin)).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cluster = &mut config["clusters"][0]["cluster"];
+    cluster["server"] = env.server.replace("127.0.0.1", "localhost").into();
+    // The test server's certificate does not name `localhost`; the name it does carry is
+    // checked instead (the connection still goes to whatever `localhost` resolves to).
+    cluster["tls-server-name"] = "kubernetes.default".into();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, config.to_string()).unwrap();
+    // No name server answers: `localhost` comes from the hosts file, as for a pod.
+    let resolv_conf = dir.path().join("resolv.conf");
+    std::fs::write(&resolv_conf, "nameserver 127.0.0.9\n").unwrap();
+    let done = Depwait::new()
+        .kubeconfig(kubeconfig)
+        .env("DEPWAIT_RESOLV_CONF", resolv_conf.to_str().unwrap())
+        .args(["--pods", &format!("{ns}:app=web")])
+        .run(LIMIT)
+        .await;
+    assert_eq!(done.code, Some(0), "{done:?}");
+}

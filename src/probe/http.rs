@@ -88,9 +88,11 @@ impl fmt::Display for StatusSet {
     }
 }
 
-/// hyper's resolver, answered by ours.
+/// hyper's resolver, answered by ours: for `--http` URLs and for the API server's own host
+/// name (a kubeconfig's `server:`), so no connection of depwait's goes through libc's
+/// `getaddrinfo`, which a static binary in a scratch image cannot use.
 #[derive(Clone)]
-struct Resolve(Resolver);
+pub struct Resolve(pub Resolver);
 
 impl tower::Service<Name> for Resolve {
     type Response = std::vec::IntoIter<SocketAddr>;

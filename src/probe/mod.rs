@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 pub use dns::Resolver;
-pub use http::StatusSet;
+pub use http::{Resolve, StatusSet};
 
 use crate::dependency::SourceKey;
 
