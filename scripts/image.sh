@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build depwait's static binary and its FROM-scratch image (Containerfile) with whichever of
 # podman, buildah or docker works here; with --rootfs DIR, also unpack the image's root file
-# system into DIR (tests/image.rs runs the binary from there under chroot).
+# system into DIR (tests/image.rs runs the binary from there under chroot), and with --inspect
+# FILE write the builder's description of the image (its config: user, entrypoint, labels) to
+# FILE as JSON.
 #
 # Prints the image name on stdout (everything else goes to stderr).
 #
@@ -19,18 +21,20 @@
 # org.opencontainers.image.source label; default: the git remote `origin`, if any),
 # CARGO_TARGET_DIR.
 #
-# usage: image.sh [--rootfs DIR]
+# usage: image.sh [--rootfs DIR] [--inspect FILE]
 set -euo pipefail
 
 log() { echo "image: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-rootfs=
-case "${1:-}" in
-  --rootfs) rootfs=${2:?--rootfs needs a directory} ;;
-  "") ;;
-  *) die "usage: image.sh [--rootfs DIR]" ;;
-esac
+rootfs= inspect=
+while (($#)); do
+  case $1 in
+    --rootfs) rootfs=${2:?--rootfs needs a directory}; shift 2 ;;
+    --inspect) inspect=${2:?--inspect needs a file}; shift 2 ;;
+    *) die "usage: image.sh [--rootfs DIR] [--inspect FILE]" ;;
+  esac
+done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -125,6 +129,14 @@ if [[ -n $rootfs ]]; then
       ;;
   esac
   log "root file system of $image in $rootfs"
+fi
+
+# buildah: {"OCIv1": {"config": ...}, ...}; podman and docker: [{"Config": ...}].
+if [[ -n $inspect ]]; then
+  case $builder in
+    buildah) "${tool[@]}" inspect --type image "$image" >"$inspect" ;;
+    *) "${tool[@]}" image inspect "$image" >"$inspect" ;;
+  esac
 fi
 
 echo "$image"

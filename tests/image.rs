@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::Api;
 use kube::api::PostParams;
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{Depwait, TestEnv, User};
 
 /// Guards against hangs only; no test asserts on how long anything took.
@@ -30,14 +30,14 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// in-cluster configuration reads them.
 const SERVICE_ACCOUNT_DIR: &str = "var/run/secrets/kubernetes.io/serviceaccount";
 
-/// The image's root file system, unpacked once for this test binary (or why that failed, so
-/// every test reports it).
-static IMAGE_ROOT: LazyLock<Result<PathBuf, String>> = LazyLock::new(unpack_image);
+/// The image's root file system, unpacked once for this test binary, and the builder's
+/// description of it (or why that failed, so every test reports it).
+static IMAGE: LazyLock<Result<(PathBuf, Value), String>> = LazyLock::new(unpack_image);
 
 /// Build the image with scripts/image.sh and unpack its root file system under the target
 /// directory, next to the binary cargo built for the tests (so the static build shares its
 /// cache).
-fn unpack_image() -> Result<PathBuf, String> {
+fn unpack_image() -> Result<(PathBuf, Value), String> {
     let target_dir = Path::new(env!("CARGO_BIN_EXE_depwait"))
         .ancestors()
         .nth(2)
@@ -47,11 +47,14 @@ fn unpack_image() -> Result<PathBuf, String> {
     if root.exists() {
         std::fs::remove_dir_all(&root).map_err(|e| format!("clear {}: {e}", root.display()))?;
     }
+    let inspect = target_dir.join("image-inspect.json");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/image.sh");
     let status = Command::new("bash")
         .arg(script)
         .arg("--rootfs")
         .arg(&root)
+        .arg("--inspect")
+        .arg(&inspect)
         .env("CARGO_TARGET_DIR", &target_dir)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -62,14 +65,32 @@ fn unpack_image() -> Result<PathBuf, String> {
             "scripts/image.sh --rootfs failed ({status}); see its output above"
         ));
     }
-    Ok(root)
+    let text = std::fs::read_to_string(&inspect)
+        .map_err(|e| format!("read {}: {e}", inspect.display()))?;
+    let description = serde_json::from_str(&text).map_err(|e| format!("{text}: {e}"))?;
+    Ok((root, description))
+}
+
+/// The image's config (user, entrypoint, labels) from the builder's description: buildah's
+/// `{"OCIv1": {"config": ...}}` or podman's and docker's `[{"Config": ...}]`.
+fn image_config() -> Value {
+    let description = match &*IMAGE {
+        Ok((_, description)) => description,
+        Err(why) => panic!("no image to test: {why}"),
+    };
+    let config = match &description["OCIv1"]["config"] {
+        Value::Null => &description[0]["Config"],
+        config => config,
+    };
+    assert!(config.is_object(), "no image config in {description}");
+    config.clone()
 }
 
 /// A copy of the image's root file system for one test to add files to, readable by uid
 /// 10001 as a container's root is.
 fn image_copy() -> tempfile::TempDir {
-    let image = match &*IMAGE_ROOT {
-        Ok(root) => root,
+    let image = match &*IMAGE {
+        Ok((root, _)) => root,
         Err(why) => panic!("no image to test: {why}"),
     };
     let copy = tempfile::Builder::new()
@@ -123,6 +144,31 @@ fn files_under(root: &Path) -> Vec<(String, u64)> {
         }
     }
     files
+}
+
+/// The image's config: it runs `/depwait` as 10001:10001 (numeric, so runAsNonRoot can check
+/// it without /etc/passwd) and carries the OCI labels.
+#[test]
+fn image_runs_depwait_as_10001_with_oci_labels() {
+    let config = image_config();
+    assert_eq!(config["User"], "10001:10001", "{config}");
+    assert_eq!(config["Entrypoint"], json!(["/depwait"]), "{config}");
+    let labels = &config["Labels"];
+    assert_eq!(
+        labels["org.opencontainers.image.version"],
+        env!("CARGO_PKG_VERSION"),
+        "{config}"
+    );
+    assert_eq!(
+        labels["org.opencontainers.image.licenses"],
+        env!("CARGO_PKG_LICENSE"),
+        "{config}"
+    );
+    // Empty without a git remote `origin` (or DEPWAIT_IMAGE_SOURCE), but always present.
+    assert!(
+        labels["org.opencontainers.image.source"].is_string(),
+        "{config}"
+    );
 }
 
 /// The image holds one file, a static executable (no program interpreter, so no libc or loader
