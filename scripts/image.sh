@@ -52,6 +52,15 @@ source=${DEPWAIT_IMAGE_SOURCE:-$(git remote get-url origin 2>/dev/null || true)}
 
 # --- the static binary ---------------------------------------------------------------------
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
+# Run from a test (tests/image.rs), we inherit what cargo sets for test processes; build
+# scripts (ring's) rerun when those change, which would rebuild everything after every switch
+# between `just image` and `cargo test`. Build in the same environment either way.
+for var in $(compgen -e); do
+  case $var in
+    CARGO_PKG_* | CARGO_CRATE_* | CARGO_MANIFEST_* | CARGO_BIN_* | CARGO_PRIMARY_PACKAGE | \
+      CARGO_TARGET_TMPDIR | CARGO_RUSTC_CURRENT_DIR | OUT_DIR) unset "$var" ;;
+  esac
+done
 log "building the static binary ($target, +crt-static, release)"
 # getrandom (0.3, 0.4) finds glibc's getrandom() through dlsym, which a static binary cannot do:
 # it would fall back to reading /dev/urandom. Call getrandom() directly (glibc 2.25+, Linux
