@@ -9,6 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::Api;
@@ -292,4 +293,30 @@ async fn namespaced_variant_stays_in_its_namespace() {
         .spawn()
         .expect_exit(3)
         .await;
+}
+
+/// The example is valid for a real API server: applied server-side with kubectl (which checks
+/// every field against the server's schema and refuses unknown ones), its Deployment keeps the
+/// init container's hardening.
+#[tokio::test]
+async fn example_applies_server_side() {
+    let env = TestEnv::get();
+    let ns = env.namespace("kust-example").await;
+    let prefix = format!("{ns}-");
+    apply_overlay(&ns, &prefix, &["example"]);
+    let web = Api::<Deployment>::namespaced(env.client(User::Admin).await, &ns)
+        .get(&format!("{prefix}example-web"))
+        .await
+        .unwrap();
+    let pod = web.spec.unwrap().template.spec.unwrap();
+    assert_eq!(
+        pod.service_account_name.as_deref(),
+        Some(format!("{prefix}example-depwait").as_str())
+    );
+    let init = &pod.init_containers.unwrap()[0];
+    let security = init.security_context.clone().unwrap();
+    assert_eq!(security.read_only_root_filesystem, Some(true));
+    assert_eq!(security.run_as_user, Some(10001));
+    let seccomp = pod.security_context.unwrap().seccomp_profile.unwrap();
+    assert_eq!(seccomp.type_, "RuntimeDefault");
 }
