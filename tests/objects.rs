@@ -409,7 +409,7 @@ async fn https_verifies_the_server_certificate() {
     drop(untrusted);
 
     let done = Depwait::new()
-        .env("SSL_CERT_FILE", env.server_ca().to_str().unwrap())
+        .env("SSL_CERT_FILE", env.ca_file().to_str().unwrap())
         .args(["--http", &url])
         .run(LIMIT)
         .await;

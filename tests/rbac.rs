@@ -3,7 +3,6 @@
 
 mod support;
 
-use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::Api;
@@ -76,13 +75,7 @@ async fn generated_rbac_is_sufficient_and_minimal() {
         "a Role per waited-on namespace, nowhere else"
     );
 
-    let token = Api::<ServiceAccount>::namespaced(admin, &app)
-        .create_token_request("web", &PostParams::default(), &TokenRequest::default())
-        .await
-        .unwrap()
-        .status
-        .unwrap()
-        .token;
+    let token = env.service_account_token(&app, "web").await;
     let kubeconfig = env.token_kubeconfig(&token);
     for (ns, pods, label) in [
         (&db, ["zk-0", "zk-1"].as_slice(), "zk"),
@@ -227,13 +220,7 @@ async fn generated_rbac_covers_jobs_rollouts_and_cluster_scoped_objects() {
         json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1}),
     )
     .await;
-    let token = Api::<ServiceAccount>::namespaced(admin, &app)
-        .create_token_request("web", &PostParams::default(), &TokenRequest::default())
-        .await
-        .unwrap()
-        .status
-        .unwrap()
-        .token;
+    let token = env.service_account_token(&app, "web").await;
     let kubeconfig = env.token_kubeconfig(&token);
     // New bindings reach the API server's authorizer through its informers: give them a
     // moment (a 403 is exit 3 at once, by design).

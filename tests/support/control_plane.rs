@@ -66,6 +66,7 @@ impl TestEnv {
             .expect("start tests/support/control-plane.sh");
         let env = TestEnv {
             server: format!("https://127.0.0.1:{api}"),
+            assets,
             // From here on control-plane.sh deletes it, after stopping the servers that use it.
             dir: dir.keep(),
             _supervisor: supervisor,

@@ -21,6 +21,8 @@ pub struct Depwait {
     kubeconfig: Option<PathBuf>,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// Run `/depwait` from this root file system (an image's) under chroot, as uid 10001.
+    root: Option<PathBuf>,
 }
 
 impl Depwait {
@@ -31,7 +33,18 @@ impl Depwait {
             kubeconfig: None,
             args: Vec::new(),
             env: Vec::new(),
+            root: None,
         }
+    }
+
+    /// Run the image's binary instead of the one cargo built: `chroot --userspec=10001:10001
+    /// ROOT /depwait`, as the image's `USER` and `ENTRYPOINT` say. Inside, only ROOT exists:
+    /// [`Self::kubeconfig`] then names a path inside ROOT, and without one depwait finds no
+    /// kubeconfig (in-cluster configuration, if ROOT holds a service account's files). Needs
+    /// root.
+    pub fn chroot(mut self, root: &Path) -> Self {
+        self.root = Some(root.to_path_buf());
+        self
     }
 
     /// Authenticate as `user`.
@@ -65,15 +78,37 @@ impl Depwait {
     pub fn spawn(self) -> Running {
         let env = TestEnv::get();
         let dir = tempfile::tempdir().unwrap();
-        let termination_log = dir.path().join("termination-log");
-        let mut child = tokio::process::Command::new(depwait_binary())
-            .args(&self.args)
-            .env_clear()
-            .env(
-                "KUBECONFIG",
-                self.kubeconfig.unwrap_or_else(|| env.kubeconfig(self.user)),
-            )
-            .env("DEPWAIT_TERMINATION_LOG", &termination_log)
+        let mut termination_log = dir.path().join("termination-log");
+        let mut command = match &self.root {
+            None => tokio::process::Command::new(depwait_binary()),
+            Some(root) => {
+                let mut chroot = tokio::process::Command::new(chroot_binary());
+                chroot
+                    .arg("--userspec=10001:10001")
+                    .arg(root)
+                    .arg("/depwait");
+                chroot
+            }
+        };
+        command.args(&self.args).env_clear();
+        match &self.root {
+            None => {
+                let kubeconfig = self.kubeconfig.unwrap_or_else(|| env.kubeconfig(self.user));
+                command
+                    .env("KUBECONFIG", kubeconfig)
+                    .env("DEPWAIT_TERMINATION_LOG", &termination_log);
+            }
+            Some(root) => {
+                if let Some(kubeconfig) = self.kubeconfig {
+                    command.env("KUBECONFIG", kubeconfig);
+                }
+                // Not writable for uid 10001 (depwait then only logs that at debug level): an
+                // image has no /dev/termination-log until the kubelet mounts one.
+                command.env("DEPWAIT_TERMINATION_LOG", "/termination-log");
+                termination_log = root.join("termination-log");
+            }
+        }
+        let mut child = command
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -245,6 +280,16 @@ impl Running {
             termination_log: std::fs::read_to_string(&self.termination_log).ok(),
         }
     }
+}
+
+/// `chroot` from our PATH: the child's environment is cleared, and with it the PATH a bare
+/// name would be looked up in.
+fn chroot_binary() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("chroot"))
+        .find(|candidate| candidate.exists())
+        .expect("chroot (coreutils) on PATH")
 }
 
 /// The binary under test. Cargo names it to integration tests; the demo (an example, which

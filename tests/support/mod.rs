@@ -27,8 +27,9 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::authorization::v1::SubjectAccessReview;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -87,6 +88,8 @@ pub struct TestEnv {
     dir: PathBuf,
     /// `https://127.0.0.1:PORT`.
     pub server: String,
+    /// Where kube-apiserver and etcd came from; `kubectl` too, when it was built with them.
+    assets: PathBuf,
     /// control-plane.sh. Holding it holds the write end of its stdin, whose closing at process
     /// exit is what makes it stop the servers.
     _supervisor: std::process::Child,
@@ -119,12 +122,6 @@ impl TestEnv {
         }
     }
 
-    /// The API server's serving certificate and the CA that signed it (PEM), for clients that
-    /// should trust exactly this server.
-    pub fn server_ca(&self) -> PathBuf {
-        self.dir.join("certs/apiserver.crt")
-    }
-
     /// A kubeconfig file (JSON is valid YAML) authenticating as `user`, with TLS verification
     /// against the server's own CA.
     pub fn kubeconfig(&self, user: User) -> PathBuf {
@@ -141,10 +138,44 @@ impl TestEnv {
         path
     }
 
+    /// What a client trusts to reach this server (a pod's `ca.crt`). apiserver.crt is the
+    /// self-signed serving certificate followed by the CA that signed it: trusting the file
+    /// trusts exactly this server, at `127.0.0.1` (an IP SAN) among other names.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("certs/apiserver.crt")
+    }
+
+    /// The API server's port on 127.0.0.1 (a pod's `KUBERNETES_SERVICE_PORT`).
+    pub fn port(&self) -> u16 {
+        let port = self.server.rsplit(':').next().and_then(|p| p.parse().ok());
+        port.expect("server is https://127.0.0.1:PORT")
+    }
+
+    /// `kubectl` of the same build as the server (scripts/envtest-assets.sh caches it).
+    pub fn kubectl(&self) -> PathBuf {
+        let path = self.assets.join("kubectl");
+        assert!(
+            path.exists(),
+            "no kubectl in {}: set KUBEBUILDER_ASSETS to a directory with kubectl too, or unset \
+             it to build one",
+            self.assets.display()
+        );
+        path
+    }
+
+    /// A token for a ServiceAccount, minted as the kubelet mints a pod's (TokenRequest).
+    pub async fn service_account_token(&self, ns: &str, name: &str) -> String {
+        Api::<ServiceAccount>::namespaced(self.client(User::Admin).await, ns)
+            .create_token_request(name, &PostParams::default(), &TokenRequest::default())
+            .await
+            .unwrap_or_else(|e| panic!("TokenRequest for {ns}/{name}: {e}"))
+            .status
+            .expect("a TokenRequest answer has a status")
+            .token
+    }
+
     fn write_kubeconfig(&self, path: &Path, user: &str, token: &str) {
-        // apiserver.crt is the self-signed serving certificate followed by the CA that signed
-        // it: trusting the file trusts exactly this server.
-        let ca = std::fs::read(self.dir.join("certs/apiserver.crt")).unwrap();
+        let ca = std::fs::read(self.ca_file()).unwrap();
         let config = json!({
             "apiVersion": "v1",
             "kind": "Config",
@@ -344,7 +375,8 @@ impl TestEnv {
             .create(&PostParams::default(), &binding)
             .await
             .unwrap_or_else(|e| panic!("create RoleBinding {ns}/{name}: {e}"));
-        self.await_access(ns, user, verbs, resources, true).await;
+        self.await_access(ns, user.name(), verbs, resources, true)
+            .await;
     }
 
     /// Undo [`Self::grant`] (by deleting its RoleBinding); returns once the API server denies.
@@ -361,7 +393,24 @@ impl TestEnv {
             .unwrap_or_else(|e| panic!("delete RoleBinding {ns}/{name}: {e}"));
         let resources = role.rules.unwrap_or_default().remove(0).resources;
         let resources: Vec<&str> = resources.iter().flatten().map(String::as_str).collect();
-        self.await_access(ns, user, verbs, &resources, false).await;
+        self.await_access(ns, user.name(), verbs, &resources, false)
+            .await;
+    }
+
+    /// Like [`Self::grant`]'s wait, for RBAC a test wrote itself: returns once the API server
+    /// allows (or, with `allowed` false, denies) ServiceAccount `sa_ns/sa` `verbs` on core
+    /// `resources` in `ns`.
+    pub async fn await_service_account_access(
+        &self,
+        (sa_ns, sa): (&str, &str),
+        ns: &str,
+        verbs: &[&str],
+        resources: &[&str],
+        allowed: bool,
+    ) {
+        let user = format!("system:serviceaccount:{sa_ns}:{sa}");
+        self.await_access(ns, &user, verbs, resources, allowed)
+            .await;
     }
 
     /// The RBAC authorizer reads Roles from a cache that lags the write by a little; a test
@@ -369,7 +418,7 @@ impl TestEnv {
     async fn await_access(
         &self,
         ns: &str,
-        user: User,
+        user: &str,
         verbs: &[&str],
         resources: &[&str],
         allowed: bool,
@@ -380,7 +429,7 @@ impl TestEnv {
             for resource in resources {
                 let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
                 let review: SubjectAccessReview = serde_json::from_value(json!({"spec": {
-                    "user": user.name(),
+                    "user": user,
                     "resourceAttributes": {
                         "namespace": ns, "verb": verb,
                         "resource": resource, "subresource": subresource,
@@ -397,7 +446,7 @@ impl TestEnv {
                     }
                     assert!(
                         tokio::time::Instant::now() < deadline,
-                        "{user:?} {verb} {resource} in {ns}: still not allowed={allowed}"
+                        "{user} {verb} {resource} in {ns}: still not allowed={allowed}"
                     );
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
