@@ -50,20 +50,23 @@ WAITERS = {
     "seed1": "seed poller, 1 s",
     "kwait": "kubectl wait",
     "kget": "kubectl get loop, 2 s",
+    "floor": "bare watch (API-server floor)",
 }
 # Poll interval of each waiter (0: it watches). The release is triggered at a random point of one
 # interval, so a poller's latency samples its whole cycle, not one lucky phase.
-INTERVAL = {"depwait": 0, "seed15": 15, "seed1": 1, "kwait": 0, "kget": 2}
+INTERVAL = {"depwait": 0, "seed15": 15, "seed1": 1, "kwait": 0, "kget": 2, "floor": 0}
 
 # Runs per mode: release-latency runs per waiter, cold-start runs, request window (s), scales.
 MODES = {
-    "quick": {"release": {"depwait": 5, "seed15": 0, "seed1": 3, "kwait": 3, "kget": 3},
+    "quick": {"release": {"depwait": 5, "seed15": 0, "seed1": 3, "kwait": 3, "kget": 3, "floor": 5},
               "cold": {"depwait": 10, "seed": 3, "kwait": 3, "kget": 3},
               "window": 10, "scales": ["S"]},
-    "default": {"release": {"depwait": 15, "seed15": 4, "seed1": 5, "kwait": 10, "kget": 5},
+    "default": {"release": {"depwait": 15, "seed15": 4, "seed1": 5, "kwait": 10, "kget": 5,
+                            "floor": 15},
                 "cold": {"depwait": 30, "seed": 8, "kwait": 10, "kget": 10},
                 "window": 30, "scales": ["S", "M"]},
-    "full": {"release": {"depwait": 15, "seed15": 6, "seed1": 8, "kwait": 10, "kget": 8},
+    "full": {"release": {"depwait": 15, "seed15": 6, "seed1": 8, "kwait": 10, "kget": 8,
+                         "floor": 15},
              "cold": {"depwait": 30, "seed": 8, "kwait": 10, "kget": 10},
              "window": 60, "scales": ["S", "M", "L"]},
 }
@@ -214,6 +217,8 @@ class ControlPlane:
     def audit_requests(self):
         """user -> {auditID: (received unix time, verb)}, from the audit log so far."""
         out = {}
+        if not self.audit_log.exists():  # nothing audited yet
+            return out
         with open(self.audit_log) as f:
             for line in f:
                 try:
@@ -364,6 +369,11 @@ class Bench:
             env.update(extra_env or {})
             return [{"argv": argv, "env": env,
                      "stderr": str(tag) + ".err", "stdout": str(tag) + ".out"}]
+        if waiter == "floor":
+            ns, labels = deps[-1]
+            argv = [sys.executable, str(BENCH / "watch_floor.py"), self.cp.server, str(self.cp.ca),
+                    f"{user}-token", ns, selector(labels)]
+            return [{"argv": argv, "stderr": str(tag) + ".err", "stdout": str(tag) + ".out"}]
         if waiter in ("seed15", "seed1"):
             nld = {}
             for ns, labels in deps:
@@ -407,25 +417,22 @@ class Bench:
     # -----------------------------------------------------------------------------------------
 
     def setup_two_deps(self, prefix, ready_last):
-        """The seed's shape: 2 namespaces, one label set each, 2 pods per set; every pod Ready
-        except, unless ready_last, the last one of the second namespace."""
-        deps = []
-        specs = []
-        for i in (0, 1):
-            ns = f"{prefix}-{'ab'[i]}"
+        """The seed's shape: 2 namespaces, one label set each: 2 Ready pods in the first, 1 pod
+        in the second, Ready only if ready_last. (One pod, because the seed counts a label set
+        as present when *any* of its pods is Ready: the last update must release every waiter.)
+        """
+        labels = {"app": "web", "environment": "dev"}
+        deps = [(f"{prefix}-a", labels), (f"{prefix}-b", labels)]
+        for ns, _ in deps:
             self.cluster.namespace(ns)
-            labels = {"app": "web", "environment": "dev"}
-            deps.append((ns, labels))
-            for j in (0, 1):
-                last = i == 1 and j == 1
-                specs.append((ns, f"web-{j}", labels, True if (ready_last or not last) else False))
-        self.cluster.pods(specs)
+        self.cluster.pods([(deps[0][0], "web-0", labels, True), (deps[0][0], "web-1", labels, True),
+                           (deps[1][0], "web-0", labels, ready_last)])
         return deps
 
     def release(self):
         log("release latency")
         deps = self.setup_two_deps("rel", ready_last=False)
-        last_ns, last_pod = deps[1][0], "web-1"
+        last_ns, last_pod = deps[1][0], "web-0"
         out = {}
         for waiter in WAITERS:
             runs = self.mode["release"][waiter]
@@ -450,7 +457,7 @@ class Bench:
                     "ok": ok, "latency_ms": (exit_ns - t0) / 1e6,
                     "update_rtt_ms": (t_resp - t0) / 1e6,
                     "rss_kib": sum(c["maxrss_kib"] for c in children),
-                    "early": any(c["exit_ns"] < t0 for c in children),
+                    "early": exit_ns < t0,  # released before the update: a wrong release
                     "statuses": [c["status"] for c in children],
                 })
                 log(f"  {waiter} run {run + 1}/{runs}: {samples[-1]['latency_ms']:.1f} ms"
@@ -500,7 +507,7 @@ class Bench:
         cmds = []
         owners = []
         for waiter in WAITERS:
-            if not self.runnable(waiter):
+            if not self.runnable(waiter) or waiter == "floor":
                 continue
             c = self.commands(waiter, f"req-{waiter}", deps, timeout=window + 60)
             cmds += c
@@ -661,9 +668,9 @@ class Bench:
                 proc, result = self.launch(cmds, deadline_s=60)
                 time.sleep(1.0 + random.random())
                 t0 = time.monotonic_ns()
-                self.cluster.set_ready("rel-b", "web-1", True)
+                self.cluster.set_ready("rel-b", "web-0", True)
                 res = self.finish(proc, result)
-                self.cluster.set_ready("rel-b", "web-1", False)
+                self.cluster.set_ready("rel-b", "web-0", False)
                 c = res["children"][0]
                 out[name]["release"].append((c["exit_ns"] - t0) / 1e6)
                 out[name]["rss"].append(c["maxrss_kib"] / 1024)
@@ -745,7 +752,7 @@ class Bench:
         cells = []
         for c in cols:
             if c not in rel:
-                cells.append(f"skipped: {self.skipped.get(c, 'not run')}")
+                cells.append(skip(self.skipped, c))
                 continue
             xs = [s["latency_ms"] for s in rel.get(c, [])]
             bad = sum(1 for s in rel.get(c, []) if not s["ok"] or s["early"])
@@ -758,7 +765,7 @@ class Bench:
         cells = []
         for c in cols:
             if c not in cold:
-                cells.append(f"skipped: {self.skipped.get(c, 'not run')}")
+                cells.append(skip(self.skipped, c))
                 continue
             xs = [s["ms"] for s in cold[c]]
             bad = sum(1 for s in cold[c] if not s["ok"])
@@ -769,8 +776,8 @@ class Bench:
         base = med([s["rss_kib"] / 1024 for s in rel.get("depwait", [])])
         cells = []
         for c in cols:
-            if c not in rel:
-                cells.append(f"skipped: {self.skipped.get(c, 'not run')}")
+            if c not in rel or c == "floor":
+                cells.append(skip(self.skipped, c))
                 continue
             xs = [s["rss_kib"] / 1024 for s in rel[c]]
             cells.append(fmt(xs, "MiB", 1) + ratio(med(xs), base, c))
@@ -781,7 +788,7 @@ class Bench:
         window = self.mode["window"]
         for c in cols:
             if c not in req:
-                cells.append(f"skipped: {self.skipped.get(c, 'not run')}")
+                cells.append(skip(self.skipped, c))
                 continue
             q = req[c]
             verbs = ", ".join(f"{v} {n}" for v, n in sorted(q["verbs"].items()))
@@ -803,7 +810,10 @@ class Bench:
             "started at once; a fresh HOME each (an init container has no discovery cache). "
             "**kubectl get loop** — `bench/kubectl_get_loop.sh`, k8s-wait-for's loop "
             "(`kubectl get pods -n NS -l SEL` every 2 s until every pod is Ready), one per "
-            "dependency, started at once, a fresh HOME per loop.",
+            "dependency, started at once, a fresh HOME per loop. **bare watch** — "
+            "`bench/watch_floor.py`, not a waiter but the floor under every watcher's release "
+            "latency: one list and one raw watch on a keep-alive connection, exiting at the "
+            "first Ready event.",
             "",
             "Release latency is measured from just *before* the driver sends the status PATCH "
             "that makes the last pod Ready (CLOCK_MONOTONIC) to wait4() returning for the "
@@ -890,6 +900,12 @@ def proc_children(pid):
         if p.name.isdigit() and proc_status(p.name).get("PPid", "").strip() == str(pid):
             out.append(int(p.name))
     return out
+
+
+def skip(skipped, waiter):
+    if waiter == "floor":
+        return "–"
+    return f"skipped: {skipped.get(waiter, 'not run')}"
 
 
 def selector(labels):
