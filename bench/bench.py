@@ -444,7 +444,9 @@ class Bench:
                 pre = (1.5 if INTERVAL[waiter] == 0 else 1.0) + random.uniform(
                     0, INTERVAL[waiter] or 1.0)
                 proc, result = self.launch(cmds, deadline_s=pre + INTERVAL[waiter] + 60)
-                time.sleep(pre)
+                time.sleep(pre - 0.2)
+                mem = self.tree_memory(proc.pid)
+                time.sleep(0.2)
                 t0 = time.monotonic_ns()
                 self.cluster.set_ready(last_ns, last_pod, True)
                 t_resp = time.monotonic_ns()
@@ -457,6 +459,7 @@ class Bench:
                     "ok": ok, "latency_ms": (exit_ns - t0) / 1e6,
                     "update_rtt_ms": (t_resp - t0) / 1e6,
                     "rss_kib": sum(c["maxrss_kib"] for c in children),
+                    "anon_kib": mem[0], "file_kib": mem[1],
                     "early": exit_ns < t0,  # released before the update: a wrong release
                     "statuses": [c["status"] for c in children],
                 })
@@ -631,6 +634,24 @@ class Bench:
                     (big_ns, f"b-{s['big'] - 1}"))
         self.results.setdefault("scale", {})[size] = out
 
+    def tree_memory(self, timed_pid):
+        """(RssAnon, RssFile) in KiB, summed over every process under timed.py except the reap
+        helpers: what the waiter holds at this moment."""
+        anon = file = 0
+        todo = proc_children(timed_pid)  # reap processes
+        seen = set()
+        while todo:
+            pid = todo.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            st = proc_status(pid)
+            if st.get("Name", "").strip() != "reap":
+                anon += int(st.get("RssAnon", "0 kB").split()[0])
+                file += int(st.get("RssFile", "0 kB").split()[0])
+            todo += proc_children(pid)
+        return anon, file
+
     def vm_status_of_child(self, timed_pid):
         """VmRSS and VmHWM (KiB) of the one waiter under timed.py and reap, read while it
         waits."""
@@ -783,6 +804,16 @@ class Bench:
             cells.append(fmt(xs, "MiB", 1) + ratio(med(xs), base, c))
         row("peak RSS while waiting (release runs)", met(
             base, GOALS["rss_mib"], f"≤ {GOALS['rss_mib']} MiB"), cells)
+        cells = []
+        for c in cols:
+            if c not in rel or c == "floor":
+                cells.append(skip(self.skipped, c))
+                continue
+            anon = med(s["anon_kib"] / 1024 for s in rel[c])
+            file = med(s["file_kib"] / 1024 for s in rel[c])
+            cells.append(f"{anon:.1f} + {file:.1f} MiB")
+        row("of which, just before the release: anonymous + file-backed (RssAnon + RssFile, "
+            "medians)", "", cells)
         req = r.get("requests", {})
         cells = []
         window = self.mode["window"]
