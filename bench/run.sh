@@ -9,7 +9,9 @@
 #   BENCH_PROFILES="opt-s opt-z ..."  (or 1 for all) also build release-profile variants with
 #                        `cargo --config` (Cargo.toml untouched) and time them against the release
 #                        build: opt-2, opt-s, opt-z (opt-level), no-lto (lto off, 16 codegen units),
-#                        unstripped. Each is a full LTO build: minutes apiece.
+#                        unstripped, max-info (tracing's release_max_level_info feature, set with
+#                        --features, so Cargo.toml and Cargo.lock stay as they are). Each is a full
+#                        LTO build: minutes apiece.
 #
 # Needs: cargo, python3 (stdlib), openssl, and the test API server (scripts/envtest-assets.sh
 # builds or finds kube-apiserver, etcd and kubectl). The seed poller needs the `kubernetes`
@@ -34,19 +36,22 @@ declare -A variant=(
   [opt-z]='opt-level="z"'
   [no-lto]='lto=false codegen-units=16'
   [unstripped]='strip=false'
+  [max-info]=''
 )
 variant_args=()
 profiles=${BENCH_PROFILES:-}
-[[ $profiles == 1 ]] && profiles="opt-2 opt-s opt-z no-lto unstripped"
+[[ $profiles == 1 ]] && profiles="opt-2 opt-s opt-z no-lto unstripped max-info"
 for name in $profiles; do
-  [[ -n ${variant[$name]:-} ]] || { log "unknown variant $name (one of: ${!variant[*]})"; exit 2; }
+  [[ -v variant[$name] ]] || { log "unknown variant $name (one of: ${!variant[*]})"; exit 2; }
   profile=bench-$name
   config=(--config "profile.$profile.inherits=\"release\"")
   for setting in ${variant[$name]}; do
     config+=(--config "profile.$profile.$setting")
   done
-  log "building variant $name (${variant[$name]})"
-  cargo build --quiet --profile "$profile" "${config[@]}"
+  features=()
+  [[ $name == max-info ]] && features=(--features tracing/release_max_level_info)
+  log "building variant $name (${variant[$name]}${features[*]})"
+  cargo build --quiet --profile "$profile" "${config[@]}" "${features[@]}"
   variant_args+=(--variant "$name=$(realpath "$target/$profile/depwait")")
 done
 
