@@ -64,7 +64,7 @@ MODES = {
     "default": {"release": {"depwait": 15, "seed15": 4, "seed1": 5, "kwait": 10, "kget": 5,
                             "floor": 15},
                 "cold": {"depwait": 30, "seed": 8, "kwait": 10, "kget": 10},
-                "window": 30, "scales": ["S", "M"]},
+                "window": 30, "scales": ["S", "M", "L"]},
     "full": {"release": {"depwait": 15, "seed15": 6, "seed1": 8, "kwait": 10, "kget": 8,
                          "floor": 15},
              "cold": {"depwait": 30, "seed": 8, "kwait": 10, "kget": 10},

@@ -2,9 +2,10 @@
 # `just bench`: depwait against the polling tools, side by side; writes bench/RESULTS.md.
 #
 #   BENCH_SCALE=quick    ~2 min: few runs, no 15 s poller, the smallest scale only
-#   (default)            ~10 min: every waiter, scale sizes S and M
-#   BENCH_SCALE=full     adds the full scale: 10,000 pods in 100 namespaces, 100
-#                        dependencies in one depwait, 200 processes, a 10,000-pod store
+#   (default)            ~9 min on 2 busy cores: every waiter; scale sizes S, M and L (L is the
+#                        issue's: 10,000 pods in 100 namespaces, 100 dependencies in one depwait,
+#                        200 processes × 10 dependencies, a 10,000-pod store)
+#   BENCH_SCALE=full     more runs of the 15 s and 1 s pollers, a 60 s request window
 #   BENCH_OUT=PATH       write the report elsewhere (default bench/RESULTS.md)
 #   BENCH_PROFILES="opt-s opt-z ..."  (or 1 for all) also build release-profile variants with
 #                        `cargo --config` (Cargo.toml untouched) and time them against the release
