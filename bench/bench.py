@@ -853,7 +853,7 @@ class Bench:
             "that makes the last pod Ready (CLOCK_MONOTONIC) to wait4() returning for the "
             "waiter (the last one, where there are several), in `bench/timed.py`, a process "
             "that does nothing else. The PATCH's own round trip is inside it: median "
-            f"{med([s['update_rtt_ms'] for s in rel.get('depwait', [])]):.1f} ms in depwait's "
+            f"{med([s['update_rtt_ms'] for s in rel.get('depwait', [])]) or 0:.1f} ms in depwait's "
             "runs. Each release comes at a random point of the waiter's poll interval "
             "(1 s + U(0, interval); 1.5 s + U(0, 1 s) for watchers), so a poller's numbers "
             "sample its whole cycle. Peak RSS is wait4()'s ru_maxrss: for a shell loop the "
@@ -1081,6 +1081,7 @@ def main():
             else:
                 getattr(b, part)()
         b.results["duration_s"] = time.monotonic() - t
+        (b.work / "results.json").write_text(json.dumps(b.results, indent=1))
         print(b.report())
         return
     b.run()
