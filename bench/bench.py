@@ -1024,7 +1024,11 @@ def versions(bench):
             return subprocess.run(argv, capture_output=True, text=True, timeout=20).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return "?"
-    rev = cmd(["git", "-C", str(REPO), "describe", "--always", "--dirty"])
+    # The code under test: the last commit of the sources, and whether they have changed since.
+    code = ["src", "Cargo.toml", "Cargo.lock", "build.rs"]
+    rev = cmd(["git", "-C", str(REPO), "log", "-1", "--format=%h", "--", *code])
+    if cmd(["git", "-C", str(REPO), "status", "--porcelain", "--", *code]):
+        rev += " with uncommitted changes"
     apiserver = cmd([str(Path(bench.args.assets) / "kube-apiserver"), "--version"])
     kubectl = cmd([bench.kubectl, "version", "--client", "--short"]).replace("Client Version: ", "")
     rustc = cmd(["rustc", "--version"])
