@@ -747,8 +747,23 @@ class Bench:
         report = self.report()
         print(report)
         write_results(self.args.out, report)
+        self.tidy()
         log(f"wrote {self.args.out} ({self.results['duration_s']:.0f} s); raw data in "
             f"{self.work}/results.json")
+
+    def tidy(self):
+        """Drop the logs, kubectl caches and the audit log (~100 MB after scale L) unless
+        BENCH_KEEP is set; keep results.json. The control plane's own directory is left to
+        control-plane.sh, which deletes it when this process ends."""
+        if os.environ.get("BENCH_KEEP"):
+            return
+        for p in self.work.iterdir():
+            if p.name in ("results.json", "cp"):
+                continue
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
 
     # --- the report ----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@
 #                        200 processes × 10 dependencies, a 10,000-pod store)
 #   BENCH_SCALE=full     more runs of the 15 s and 1 s pollers, a 60 s request window
 #   BENCH_OUT=PATH       write the report elsewhere (default bench/RESULTS.md)
+#   BENCH_KEEP=1         keep the work directory's logs and audit log (else only results.json)
 #   BENCH_PROFILES="opt-s opt-z ..."  (or 1 for all) also build release-profile variants with
 #                        `cargo --config` (Cargo.toml untouched) and time them against the release
 #                        build: opt-2, opt-s, opt-z (opt-level), no-lto (lto off, 16 codegen units),
