@@ -14,6 +14,9 @@
 # start it again by removing the file; the loop below notices within 0.1 s.
 #
 # usage: control-plane.sh ASSETS_DIR WORK_DIR PARENT_PID ETCD_PORT ETCD_PEER_PORT API_PORT
+#
+# DEPWAIT_APISERVER_EXTRA_ARGS, when set, is split on whitespace and appended to kube-apiserver's
+# flags (the benchmark turns on the audit log with it; the tests do not set it).
 set -u
 assets=$1 dir=$2 parent=$3 etcd_port=$4 peer_port=$5 api_port=$6
 
@@ -43,6 +46,8 @@ minor=$("$assets/kube-apiserver" --version 2>/dev/null | sed -n 's/^Kubernetes v
 if [[ -n $minor && $minor -lt 24 ]]; then
   extra_flags+=(--insecure-port 0)
 fi
+# shellcheck disable=SC2206 # split on whitespace on purpose
+extra_flags+=(${DEPWAIT_APISERVER_EXTRA_ARGS:-})
 
 start_apiserver() {
   "$assets/kube-apiserver" \

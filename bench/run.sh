@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# `just bench`: depwait against the polling tools, side by side; writes bench/RESULTS.md.
+#
+#   BENCH_SCALE=quick    ~2 min: few runs, no 15 s poller, the smallest scale only
+#   (default)            ~9 min on 2 busy cores: every waiter; scale sizes S, M and L (L is the
+#                        issue's: 10,000 pods in 100 namespaces, 100 dependencies in one depwait,
+#                        200 processes × 10 dependencies, a 10,000-pod store)
+#   BENCH_SCALE=full     more runs of the 15 s and 1 s pollers, a 60 s request window
+#   BENCH_OUT=PATH       write the report elsewhere (default bench/RESULTS.md)
+#   BENCH_KEEP=1         keep the work directory's logs and audit log (else only results.json)
+#   BENCH_PROFILES="opt-s opt-z ..."  (or 1 for all) also build release-profile variants with
+#                        `cargo --config` (Cargo.toml untouched) and time them against the release
+#                        build: opt-2, opt-s, opt-z (opt-level), no-lto (lto off, 16 codegen units),
+#                        unstripped, max-info (tracing's release_max_level_info feature, set with
+#                        --features, so Cargo.toml and Cargo.lock stay as they are). Each is a full
+#                        LTO build: minutes apiece.
+#
+# Needs: cargo, python3 (stdlib), openssl, and the test API server (scripts/envtest-assets.sh
+# builds or finds kube-apiserver, etcd and kubectl). The seed poller needs the `kubernetes`
+# Python package: installed here into a venv in the cache, or reported as skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "bench: $*" >&2; }
+
+mode=${BENCH_SCALE:-default}
+case $mode in quick|default|full) ;; *) log "BENCH_SCALE must be quick, default or full"; exit 2 ;; esac
+
+log "building depwait (release)"
+cargo build --release --quiet
+target=${CARGO_TARGET_DIR:-target}
+depwait=$(realpath "$target/release/depwait")
+
+# Release-profile variants: name -> cargo --config overrides of [profile.release].
+declare -A variant=(
+  [opt-2]='opt-level=2'
+  [opt-s]='opt-level="s"'
+  [opt-z]='opt-level="z"'
+  [no-lto]='lto=false codegen-units=16'
+  [unstripped]='strip=false'
+  [max-info]=''
+)
+variant_args=()
+profiles=${BENCH_PROFILES:-}
+[[ $profiles == 1 ]] && profiles="opt-2 opt-s opt-z no-lto unstripped max-info"
+for name in $profiles; do
+  [[ -v variant[$name] ]] || { log "unknown variant $name (one of: ${!variant[*]})"; exit 2; }
+  profile=bench-$name
+  config=(--config "profile.$profile.inherits=\"release\"")
+  for setting in ${variant[$name]}; do
+    config+=(--config "profile.$profile.$setting")
+  done
+  features=()
+  [[ $name == max-info ]] && features=(--features tracing/release_max_level_info)
+  log "building variant $name (${variant[$name]}${features[*]})"
+  cargo build --quiet --profile "$profile" "${config[@]}" "${features[@]}"
+  variant_args+=(--variant "$name=$(realpath "$target/$profile/depwait")")
+done
+
+assets=$(bash scripts/envtest-assets.sh)
+
+# The seed's own pin. Each init container of the seed installs it with pip; here once, cached.
+venv=${XDG_CACHE_HOME:-$HOME/.cache}/depwait/bench-venv
+python="" python_why=""
+if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import kubernetes' 2>/dev/null; then
+  log "installing the kubernetes Python client (the seed poller's) into $venv"
+  if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q kubernetes==29.0.0; } >&2; then
+    python_why="pip install kubernetes==29.0.0 failed"
+    log "$python_why: the seed poller is skipped"
+  fi
+fi
+if [[ -z $python_why ]]; then
+  python=$venv/bin/python
+fi
+
+# The image, if an earlier `just image` left one (the benchmark does not build it).
+image_size=""
+for tool in podman docker; do
+  if command -v "$tool" >/dev/null && size=$("$tool" image inspect depwait:latest --format '{{.Size}}' 2>/dev/null); then
+    image_size="$(awk -v s="$size" 'BEGIN { printf "%.1f MB", s / 1e6 }') (depwait:latest, $tool)"
+    break
+  fi
+done
+
+exec python3 bench/bench.py --depwait "$depwait" --assets "$assets" --python "$python" \
+  --python-why "$python_why" --mode "$mode" --out "${BENCH_OUT:-bench/RESULTS.md}" \
+  --image-size "$image_size" "${variant_args[@]}" "$@"
