@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use kube::api::DynamicObject;
 use serde_json::Value;
-use serde_json_path::JsonPath;
+use jsonpath_rust::JsonPath;
 
 use super::Readiness;
 use crate::dependency::{ObjectTarget, WaitFor};
@@ -313,7 +313,7 @@ fn condition(obj: &DynamicObject, name: &str, value: &str) -> Readiness {
 /// kubectl's JSONPath (`{.status.phase}`, `{.status.conditions[?(@.type=="Ready")].status}`)
 /// as an RFC 9535 query: the outer braces dropped and `$` put in front. The filter and
 /// bracket forms kubectl users write are valid RFC 9535 as they stand.
-pub fn parse_jsonpath(expr: &str) -> Result<JsonPath, String> {
+pub fn parse_jsonpath(expr: &str) -> Result<String, String> {
     let inner = expr.trim();
     let inner = inner
         .strip_prefix('{')
@@ -325,18 +325,22 @@ pub fn parse_jsonpath(expr: &str) -> Result<JsonPath, String> {
         q if q.starts_with('.') || q.starts_with('[') => format!("${q}"),
         q => format!("$.{q}"),
     };
-    JsonPath::parse(&query).map_err(|e| format!("`{expr}` is not a JSONPath expression: {e}"))
+    jsonpath_rust::parser::parse_json_path(&query)
+        .map_err(|e| format!("`{expr}` is not a JSONPath expression: {e}"))?;
+    Ok(query)
 }
 
 /// `kubectl wait --for=jsonpath=EXPR=VALUE` (condition.go, `isJSONPathConditionMet`): exactly
 /// one scalar result, compared as text with surrounding spaces trimmed. Without VALUE: the
 /// path exists and is not null.
-fn jsonpath(obj: &DynamicObject, expr: &str, path: &JsonPath, want: Option<&str>) -> Readiness {
+fn jsonpath(obj: &DynamicObject, expr: &str, query: &str, want: Option<&str>) -> Readiness {
     let whole = as_value(obj);
-    let found = path.query(&whole).all();
+    let Ok(found) = whole.query(query) else {
+        return verdict(false, format!("{expr} cannot be evaluated"));
+    };
     let value = match found.as_slice() {
         [] => return verdict(false, format!("{expr}: no value yet")),
-        [one] => *one,
+        [one] => one,
         many => {
             return verdict(
                 false,
