@@ -19,25 +19,13 @@ async fn generated_rbac_is_sufficient_and_minimal() {
     let db = env.namespace("rbac-db").await;
     let cache = env.namespace("rbac-cache").await;
     let admin = env.client(User::Admin).await;
-    let sa: ServiceAccount =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "web"}})).unwrap();
-    Api::<ServiceAccount>::namespaced(admin.clone(), &app)
-        .create(&PostParams::default(), &sa)
-        .await
-        .unwrap();
-
     let deps = [
         "--pods".to_string(),
         format!("{db}:app=zk:2"),
         "--pods".into(),
         format!("{cache}:app=redis"),
     ];
-    let rbac = Depwait::new()
-        .args(["rbac", "--service-account", &format!("{app}/web")])
-        .args(deps.clone())
-        .spawn()
-        .expect_exit(0)
-        .await;
+    let rbac = service_account_and_its_rbac(env, &app, &deps).await;
 
     let mut namespaces = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(&rbac.stdout) {
@@ -101,6 +89,26 @@ async fn generated_rbac_is_sufficient_and_minimal() {
         .await;
 }
 
+/// Create the service account `web` in `ns` and print `depwait rbac` for it and `deps`.
+async fn service_account_and_its_rbac(
+    env: &TestEnv,
+    ns: &str,
+    deps: &[String],
+) -> support::Finished {
+    let sa: ServiceAccount =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "web"}})).unwrap();
+    Api::<ServiceAccount>::namespaced(env.client(User::Admin).await, ns)
+        .create(&PostParams::default(), &sa)
+        .await
+        .unwrap();
+    Depwait::new()
+        .args(["rbac", "--service-account", &format!("{ns}/web")])
+        .args(deps.iter().cloned())
+        .spawn()
+        .expect_exit(0)
+        .await
+}
+
 /// Create every document of `yaml` (Roles, RoleBindings, ClusterRoles, ClusterRoleBindings)
 /// as admin; returns them parsed.
 async fn apply_all(env: &TestEnv, yaml: &str) -> Vec<serde_json::Value> {
@@ -138,12 +146,6 @@ async fn generated_rbac_covers_jobs_rollouts_and_cluster_scoped_objects() {
     let env = TestEnv::get();
     let app = env.namespace("rbac-app").await;
     let db = env.namespace("rbac-db").await;
-    let admin = env.client(User::Admin).await;
-    let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "web"}})).unwrap();
-    Api::<ServiceAccount>::namespaced(admin.clone(), &app)
-        .create(&PostParams::default(), &sa)
-        .await
-        .unwrap();
     let deps = [
         "--job".to_string(),
         format!("{db}/migrate"),
@@ -152,12 +154,7 @@ async fn generated_rbac_covers_jobs_rollouts_and_cluster_scoped_objects() {
         "--resource".into(),
         format!("ns/{db}:create"),
     ];
-    let rbac = Depwait::new()
-        .args(["rbac", "--service-account", &format!("{app}/web")])
-        .args(deps.clone())
-        .spawn()
-        .expect_exit(0)
-        .await;
+    let rbac = service_account_and_its_rbac(env, &app, &deps).await;
     let docs = apply_all(env, &rbac.stdout).await;
     let rules_of = |kind: &str| -> Vec<(String, String, Vec<String>)> {
         docs.iter()

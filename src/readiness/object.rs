@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
+use jsonpath_rust::JsonPath;
 use kube::api::DynamicObject;
 use serde_json::Value;
-use jsonpath_rust::JsonPath;
 
 use super::Readiness;
 use crate::dependency::{ObjectTarget, WaitFor};
