@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use crate::api_error::{self, FatalApiError, Request, Verdict};
 use crate::dependency::{WatchKey, WatchKind};
 use crate::kinds::{self, TypeName};
-use crate::readiness::pod::{WatchedPod, slim};
+use crate::readiness::pod::WatchedPod;
 
 /// Where a watcher is, as far as trusting its store goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -392,15 +392,7 @@ pub async fn list_once(
     Ok(match &resolved.api {
         Endpoint::Pods(api) => {
             let list = api.list(&params).await.map_err(classify)?;
-            Snapshot::Pods(
-                list.items
-                    .into_iter()
-                    .map(|mut p| {
-                        slim(&mut p);
-                        Arc::new(p)
-                    })
-                    .collect(),
-            )
+            Snapshot::Pods(list.items.into_iter().map(Arc::new).collect())
         }
         Endpoint::Dynamic(api) => {
             let list = api.list(&params).await.map_err(classify)?;
@@ -550,10 +542,9 @@ pub trait Slim {
     fn slim(&mut self);
 }
 
+/// Narrow as decoded: nothing left to drop.
 impl Slim for WatchedPod {
-    fn slim(&mut self) {
-        slim(self);
-    }
+    fn slim(&mut self) {}
 }
 
 impl Slim for DynamicObject {

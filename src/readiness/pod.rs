@@ -2,7 +2,6 @@
 
 use std::borrow::Cow;
 
-use k8s_openapi::api::core::v1::{ContainerStatus, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::core::NamespaceResourceScope;
 use serde::{Deserialize, Deserializer};
@@ -10,19 +9,98 @@ use serde::{Deserialize, Deserializer};
 use super::Readiness;
 
 /// A pod as depwait lists, watches and keeps it: the metadata the store and the watcher need
-/// (name, namespace, resourceVersion, deletionTimestamp) and the status. Everything else
-/// in the JSON — `spec`, labels, annotations, `managedFields` — is skipped by the decoder
-/// without being built: with the full `Pod` type, a list page of 500 pods decoded every
-/// `managedFields` tree before anything could drop it, and each stored pod carried a 2 KB
-/// struct, mostly an empty `spec` (measured in `bench/RESULTS.md`).
+/// (name, namespace, resourceVersion, deletionTimestamp) and the parts of the status readiness
+/// reads. Everything else in the JSON — `spec`, labels, annotations, `managedFields`, addresses,
+/// images, timestamps — is skipped by the decoder without being built: with the full `Pod` type
+/// a list page of 500 pods decoded every `managedFields` tree before anything could drop it, and
+/// each stored pod carried a 2 KB struct, mostly an empty `spec` (measured in
+/// `bench/RESULTS.md`). Field names follow the API's, so the rules below read like ones written
+/// against `k8s_openapi`'s `Pod`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct WatchedPod {
     /// The narrowed metadata.
     #[serde(deserialize_with = "narrow_meta", default)]
     pub metadata: ObjectMeta,
-    /// The status, as the kubelet wrote it (slimmed further before it is stored).
+    /// What readiness reads of the status, as the kubelet wrote it.
     #[serde(default)]
     pub status: Option<PodStatus>,
+}
+
+/// `status`, narrowed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodStatus {
+    /// `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`.
+    pub phase: Option<String>,
+    /// `Ready`, `PodScheduled`, ...
+    pub conditions: Option<Vec<PodCondition>>,
+    /// The app containers.
+    pub container_statuses: Option<Vec<ContainerStatus>>,
+    /// The init containers.
+    pub init_container_statuses: Option<Vec<ContainerStatus>>,
+}
+
+/// `status.conditions[]`, narrowed.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PodCondition {
+    /// Condition type.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False`, `Unknown`.
+    pub status: String,
+    /// Machine-readable reason.
+    pub reason: Option<String>,
+    /// Human-readable message (kept to its first 120 characters).
+    #[serde(default, deserialize_with = "short_text")]
+    pub message: Option<String>,
+}
+
+/// `status.containerStatuses[]`, narrowed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerStatus {
+    /// Container name.
+    pub name: String,
+    /// The container's readiness probe passes.
+    #[serde(default)]
+    pub ready: bool,
+    /// Restarts so far.
+    #[serde(default)]
+    pub restart_count: i32,
+    /// Waiting or terminated (running needs no reason).
+    pub state: Option<ContainerState>,
+}
+
+/// `state`, narrowed.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ContainerState {
+    /// Not running yet, with why (`CrashLoopBackOff`, `ImagePullBackOff`).
+    pub waiting: Option<ContainerStateWaiting>,
+    /// Ended, with why and the exit code.
+    pub terminated: Option<ContainerStateTerminated>,
+}
+
+/// `state.waiting`, narrowed.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ContainerStateWaiting {
+    /// Why it waits.
+    pub reason: Option<String>,
+}
+
+/// `state.terminated`, narrowed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerStateTerminated {
+    /// Why it ended.
+    pub reason: Option<String>,
+    /// Its exit code.
+    #[serde(default)]
+    pub exit_code: i32,
+}
+
+/// Messages are shown truncated; a kubelet's can be long (scheduler messages list every node).
+fn short_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.map(|m| truncate(&m, 120)))
 }
 
 /// The metadata fields a pod is kept with; serde skips the rest unbuilt.
@@ -134,7 +212,7 @@ fn not_ready_reason(status: &PodStatus) -> String {
     if let Some(c) = condition("PodScheduled") {
         let reason = c.reason.as_deref().unwrap_or("not scheduled");
         return match c.message.as_deref() {
-            Some(m) if !m.is_empty() => format!("{reason}: {}", truncate(m, 120)),
+            Some(m) if !m.is_empty() => format!("{reason}: {m}"),
             _ => reason.to_string(),
         };
     }
@@ -242,54 +320,6 @@ pub fn judge<'a>(min: Option<u32>, pods: impl IntoIterator<Item = &'a WatchedPod
         counted_objects: counted,
         summary,
         failed: false,
-    }
-}
-
-/// Drop what readiness does not read from the status before a pod enters the store (addresses,
-/// images, container ids, last states, ...): a large namespace's store stays small.
-pub fn slim(pod: &mut WatchedPod) {
-    // The metadata is narrow already (see `WatchedPod`); the status is the kubelet's whole.
-    if let Some(status) = &mut pod.status {
-        status.host_ip = None;
-        status.host_ips = None;
-        status.pod_ip = None;
-        status.pod_ips = None;
-        status.nominated_node_name = None;
-        status.qos_class = None;
-        status.start_time = None;
-        status.ephemeral_container_statuses = None;
-        status.resource_claim_statuses = None;
-        status.resize = None;
-        status.message = None;
-        status.reason = None;
-        for cond in status.conditions.iter_mut().flatten() {
-            cond.last_probe_time = None;
-            cond.last_transition_time = None;
-        }
-        for c in status
-            .container_statuses
-            .iter_mut()
-            .chain(status.init_container_statuses.iter_mut())
-            .flatten()
-        {
-            c.image = String::new();
-            c.image_id = String::new();
-            c.container_id = None;
-            c.last_state = None;
-            c.allocated_resources = None;
-            c.resources = None;
-            c.volume_mounts = None;
-            c.user = None;
-            c.allocated_resources_status = None;
-            if let Some(state) = &mut c.state {
-                if let Some(t) = &mut state.terminated {
-                    t.message = None;
-                }
-                if let Some(w) = &mut state.waiting {
-                    w.message = None;
-                }
-            }
-        }
     }
 }
 
@@ -445,19 +475,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn slim_keeps_what_readiness_reads() {
-        let mut p = crashlooping("web");
-        p.status.as_mut().unwrap().pod_ip = Some("10.0.0.1".into());
-        let before = verdict(&p);
-        slim(&mut p);
-        assert_eq!(verdict(&p), before);
-        assert!(p.status.as_ref().unwrap().pod_ip.is_none());
-        let mut t = terminating("t");
-        slim(&mut t);
-        assert_eq!(verdict(&t), PodVerdict::Ignored("terminating"));
-    }
-
     /// A whole pod as the API server sends it decodes to the narrow type: what readiness needs
     /// is there; spec, labels, annotations and managedFields never are.
     #[test]
@@ -469,9 +486,28 @@ mod tests {
                 "deletionTimestamp": "2026-01-01T00:00:00Z",
                 "managedFields": [{"manager": "kubelet", "fieldsV1": {"f:status": {}}}]},
             "spec": {"containers": [{"name": "app", "image": "app"}]},
-            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.1", "qosClass": "BestEffort",
+                "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": null},
+                               {"type": "PodScheduled", "status": "False", "message": "x".repeat(500)}],
+                "containerStatuses": [{"name": "app", "ready": true, "restartCount": 1, "image": "app",
+                    "imageID": "sha", "started": true, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}},
+                    "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]},
         }))
         .unwrap();
+        let status = p.status.as_ref().unwrap();
+        assert_eq!(
+            status.container_statuses.as_ref().unwrap()[0].restart_count,
+            1
+        );
+        let message = status.conditions.as_ref().unwrap()[1]
+            .message
+            .as_deref()
+            .unwrap();
+        assert_eq!(
+            message.chars().count(),
+            121,
+            "120 characters and an ellipsis"
+        );
         assert_eq!(p.metadata.name.as_deref(), Some("web-0"));
         assert_eq!(p.metadata.resource_version.as_deref(), Some("7"));
         assert!(p.metadata.deletion_timestamp.is_some());
