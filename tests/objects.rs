@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::{
-    CONFIG_MAP, DEPLOYMENT, Depwait, JOB, Kind, PVC, STATEFUL_SET, TestEnv, pod_template,
+    CONFIG_MAP, DAEMON_SET, DEPLOYMENT, Depwait, JOB, Kind, PVC, STATEFUL_SET, TestEnv,
+    pod_template,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -527,6 +528,64 @@ async fn check_shows_failed_jobs_and_rollouts() {
     let rollout = row(&format!("rollout {ns}/deployment/api"));
     assert!(
         rollout.contains("NOT READY") && rollout.contains("2 of 3 new replicas have been updated"),
+        "{done:?}"
+    );
+}
+
+/// `--rollout NS/ds/NAME`: every scheduled node updated, then every one available.
+#[tokio::test]
+async fn daemon_set_rollout_needs_every_node_updated_and_available() {
+    let env = TestEnv::get();
+    let ns = env.namespace("dsroll").await;
+    let mut template = pod_template("agent");
+    template["spec"]["restartPolicy"] = json!("Always");
+    env.create(
+        Some(&ns),
+        DAEMON_SET,
+        json!({"metadata": {"name": "agent"}, "spec": {
+            "selector": {"matchLabels": {"app": "agent"}}, "template": template}}),
+    )
+    .await;
+    let mut depwait = Depwait::new()
+        .args(["--rollout", &format!("{ns}/ds/agent")])
+        .spawn();
+    depwait
+        .wait_for_log("waiting for the spec update to be observed", LIMIT)
+        .await;
+    env.set_status(
+        Some(&ns),
+        DAEMON_SET,
+        "agent",
+        json!({"observedGeneration": 1, "desiredNumberScheduled": 3, "currentNumberScheduled": 3,
+               "numberMisscheduled": 0, "numberReady": 3, "updatedNumberScheduled": 2,
+               "numberAvailable": 3}),
+    )
+    .await;
+    depwait
+        .wait_for_log("2 of 3 new pods have been updated", LIMIT)
+        .await;
+    env.set_status(
+        Some(&ns),
+        DAEMON_SET,
+        "agent",
+        json!({"updatedNumberScheduled": 3, "numberAvailable": 2, "numberReady": 2}),
+    )
+    .await;
+    depwait
+        .wait_for_log("2 of 3 updated pods are available", LIMIT)
+        .await;
+    depwait.assert_still_running(HOLD).await;
+    env.set_status(
+        Some(&ns),
+        DAEMON_SET,
+        "agent",
+        json!({"numberAvailable": 3, "numberReady": 3}),
+    )
+    .await;
+    let done = depwait.expect_exit(0).await;
+    assert!(
+        done.stderr
+            .contains(&format!("rollout {ns}/daemonset/agent")),
         "{done:?}"
     );
 }

@@ -34,6 +34,11 @@ pub const STATEFUL_SET: Kind = Kind {
     kind: "StatefulSet",
     plural: "statefulsets",
 };
+pub const DAEMON_SET: Kind = Kind {
+    api_version: "apps/v1",
+    kind: "DaemonSet",
+    plural: "daemonsets",
+};
 pub const CONFIG_MAP: Kind = Kind {
     api_version: "v1",
     kind: "ConfigMap",
