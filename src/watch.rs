@@ -5,6 +5,7 @@
 //! only what can change a verdict: its phase (listing / live / failing) and that live objects
 //! changed. The aggregator reads the stores; nothing here judges readiness.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -175,9 +176,32 @@ impl EndpointsApi {
 pub struct Discovery {
     /// The endpoints API, once a discovery request has succeeded.
     endpoints: OnceCell<EndpointsApi>,
+    /// `--job`/`--rollout`/`--resource` types found so far, by the type as written. Held while
+    /// a lookup runs, so watchers started together for the same type ask the server once.
+    types: tokio::sync::Mutex<HashMap<String, kinds::Served>>,
 }
 
 impl Discovery {
+    /// The served resource `name` is; `Ok(None)` while the server does not serve it (not
+    /// cached: the caller asks again).
+    async fn served(
+        &self,
+        client: &Client,
+        name: &TypeName,
+        searched: &mut kinds::Searched,
+    ) -> Result<Option<kinds::Served>, kube::Error> {
+        let mut types = self.types.lock().await;
+        let key = name.to_string();
+        if let Some(found) = types.get(&key) {
+            return Ok(Some(found.clone()));
+        }
+        let found = kinds::discover(client, name, searched).await?;
+        if let Some(found) = &found {
+            types.insert(key, found.clone());
+        }
+        Ok(found)
+    }
+
     /// The API that serves Service endpoints here. One request (the API group list); an error
     /// is returned, not cached, so the caller retries.
     pub async fn endpoints_api(&self, client: &Client) -> Result<EndpointsApi, kube::Error> {
@@ -287,7 +311,7 @@ async fn resolve(
             // Validated with the configuration; a failure here would be a bug, shown as-is.
             let type_name =
                 TypeName::parse(written).map_err(|e| ResolveError::NotServed(e.to_string()))?;
-            let Some(served) = kinds::discover(client, &type_name, searched).await? else {
+            let Some(served) = discovery.served(client, &type_name, searched).await? else {
                 return Err(ResolveError::NotServed(format!(
                     "the API server does not serve `{written}` (yet): waiting for its CustomResourceDefinition"
                 )));

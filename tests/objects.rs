@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use support::{
     CONFIG_MAP, DAEMON_SET, DEPLOYMENT, Depwait, JOB, Kind, PVC, STATEFUL_SET, TestEnv,
-    pod_template,
+    pod_template, workload_template,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -92,8 +92,7 @@ async fn job_failed_exits_4_at_once_with_the_reason() {
 async fn rollouts_of_deployments_and_partitioned_stateful_sets() {
     let env = TestEnv::get();
     let ns = env.namespace("rollout").await;
-    let mut api_template = pod_template("api");
-    api_template["spec"]["restartPolicy"] = json!("Always");
+    let api_template = workload_template("api");
     env.create(
         Some(&ns),
         DEPLOYMENT,
@@ -101,8 +100,7 @@ async fn rollouts_of_deployments_and_partitioned_stateful_sets() {
             "selector": {"matchLabels": {"app": "api"}}, "template": api_template}}),
     )
     .await;
-    let mut template = pod_template("zk");
-    template["spec"]["restartPolicy"] = json!("Always");
+    let template = workload_template("zk");
     env.create(
         Some(&ns),
         STATEFUL_SET,
@@ -212,21 +210,8 @@ async fn crd_installed_during_the_wait_then_condition_true() {
     )
     .await;
     // A spec change makes the generation 2: a Ready=True that observed generation 1 is stale.
-    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
-        env.client(support::User::Admin).await,
-        &ns,
-        &kube::api::ApiResource::from_gvk_with_plural(
-            &kube::api::GroupVersionKind::gvk(&group, "v1", "Widget"),
-            "widgets",
-        ),
-    );
-    api.patch(
-        "w1",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(json!({"spec": {"size": 2}})),
-    )
-    .await
-    .unwrap();
+    env.merge_patch(Some(&ns), widget, "w1", json!({"spec": {"size": 2}}))
+        .await;
     depwait.wait_for_log("no Ready condition yet", LIMIT).await;
     env.set_status(
         Some(&ns),
@@ -486,8 +471,7 @@ async fn check_shows_failed_jobs_and_rollouts() {
         json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}]}),
     )
     .await;
-    let mut template = pod_template("api");
-    template["spec"]["restartPolicy"] = json!("Always");
+    let template = workload_template("api");
     env.create(
         Some(&ns),
         DEPLOYMENT,
@@ -537,8 +521,7 @@ async fn check_shows_failed_jobs_and_rollouts() {
 async fn daemon_set_rollout_needs_every_node_updated_and_available() {
     let env = TestEnv::get();
     let ns = env.namespace("dsroll").await;
-    let mut template = pod_template("agent");
-    template["spec"]["restartPolicy"] = json!("Always");
+    let template = workload_template("agent");
     env.create(
         Some(&ns),
         DAEMON_SET,

@@ -142,7 +142,7 @@ async fn apply_all(env: &TestEnv, yaml: &str) -> Vec<serde_json::Value> {
 #[tokio::test]
 async fn generated_rbac_covers_jobs_rollouts_and_cluster_scoped_objects() {
     use serde_json::json;
-    use support::{DEPLOYMENT, JOB, pod_template};
+    use support::{DEPLOYMENT, JOB, pod_template, workload_template};
     let env = TestEnv::get();
     let app = env.namespace("rbac-app").await;
     let db = env.namespace("rbac-db").await;
@@ -201,8 +201,7 @@ async fn generated_rbac_covers_jobs_rollouts_and_cluster_scoped_objects() {
         json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}),
     )
     .await;
-    let mut template = pod_template("api");
-    template["spec"]["restartPolicy"] = json!("Always");
+    let template = workload_template("api");
     env.create(
         Some(&db),
         DEPLOYMENT,

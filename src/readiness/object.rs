@@ -54,11 +54,6 @@ fn verdict(ready: bool, summary: String) -> Readiness {
     }
 }
 
-/// Whole objects for rules that read outside `status` (`metadata`, `spec`).
-fn as_value(obj: &DynamicObject) -> Value {
-    serde_json::to_value(obj).unwrap_or(Value::Null)
-}
-
 fn int(v: &Value, path: &[&str]) -> Option<i64> {
     path.iter().try_fold(v, |v, k| v.get(k))?.as_i64()
 }
@@ -121,24 +116,24 @@ fn job(obj: &DynamicObject) -> Readiness {
 /// `kubectl rollout status`, kind by kind (kubectl/pkg/polymorphichelpers/rollout_status.go).
 /// `resource` is the plural the configuration normalised `--rollout` to.
 fn rollout(resource: &str, obj: &DynamicObject) -> Readiness {
-    let o = as_value(obj);
+    // `spec` and `status` are in `data`; of the metadata only the generation is read.
+    let (o, generation) = (&obj.data, obj.metadata.generation.unwrap_or(0));
     match resource.split('.').next().unwrap_or_default() {
-        "deployments" => deployment(&o),
-        "statefulsets" => stateful_set(&o),
-        "daemonsets" => daemon_set(&o),
+        "deployments" => deployment(o, generation),
+        "statefulsets" => stateful_set(o, generation),
+        "daemonsets" => daemon_set(o, generation),
         other => verdict(false, format!("no rollout status for {other}")),
     }
 }
 
-fn generation_observed(o: &Value) -> bool {
-    let generation = int(o, &["metadata", "generation"]).unwrap_or(0);
+fn generation_observed(o: &Value, generation: i64) -> bool {
     let observed = int(o, &["status", "observedGeneration"]).unwrap_or(0);
     generation <= observed
 }
 
 /// DeploymentStatusViewer.Status.
-fn deployment(o: &Value) -> Readiness {
-    if !generation_observed(o) {
+fn deployment(o: &Value, generation: i64) -> Readiness {
+    if !generation_observed(o, generation) {
         return verdict(false, "waiting for the spec update to be observed".into());
     }
     let conditions = o.pointer("/status/conditions").and_then(Value::as_array);
@@ -180,10 +175,10 @@ fn deployment(o: &Value) -> Readiness {
 }
 
 /// StatefulSetStatusViewer.Status, including `partition`.
-fn stateful_set(o: &Value) -> Readiness {
+fn stateful_set(o: &Value, generation: i64) -> Readiness {
     let strategy = text(o, &["spec", "updateStrategy", "type"]).unwrap_or("RollingUpdate");
     let observed = int(o, &["status", "observedGeneration"]).unwrap_or(0);
-    if observed == 0 || !generation_observed(o) {
+    if observed == 0 || !generation_observed(o, generation) {
         return verdict(false, "waiting for the spec update to be observed".into());
     }
     let status = |k: &str| int(o, &["status", k]).unwrap_or(0);
@@ -244,8 +239,8 @@ fn stateful_set(o: &Value) -> Readiness {
 }
 
 /// DaemonSetStatusViewer.Status.
-fn daemon_set(o: &Value) -> Readiness {
-    if !generation_observed(o) {
+fn daemon_set(o: &Value, generation: i64) -> Readiness {
+    if !generation_observed(o, generation) {
         return verdict(false, "waiting for the spec update to be observed".into());
     }
     let status = |k: &str| int(o, &["status", k]).unwrap_or(0);
@@ -334,7 +329,8 @@ pub fn parse_jsonpath(expr: &str) -> Result<String, String> {
 /// one scalar result, compared as text with surrounding spaces trimmed. Without VALUE: the
 /// path exists and is not null.
 fn jsonpath(obj: &DynamicObject, expr: &str, query: &str, want: Option<&str>) -> Readiness {
-    let whole = as_value(obj);
+    // kubectl evaluates the path on the whole object, metadata included.
+    let whole = serde_json::to_value(obj).unwrap_or(Value::Null);
     let Ok(found) = whole.query(query) else {
         return verdict(false, format!("{expr} cannot be evaluated"));
     };

@@ -41,7 +41,10 @@ pub use {
     control_plane::Server,
     depwait::{Depwait, Finished, Running},
     dns::DnsServer,
-    objects::{CONFIG_MAP, DAEMON_SET, DEPLOYMENT, JOB, Kind, PVC, STATEFUL_SET, pod_template},
+    objects::{
+        CONFIG_MAP, DAEMON_SET, DEPLOYMENT, JOB, Kind, PVC, STATEFUL_SET, pod_template,
+        workload_template,
+    },
 };
 
 /// Who a kubeconfig authenticates as (static tokens in the API server's token file).

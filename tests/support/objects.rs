@@ -39,6 +39,11 @@ pub const DAEMON_SET: Kind = Kind {
     kind: "DaemonSet",
     plural: "daemonsets",
 };
+pub const SERVICE: Kind = Kind {
+    api_version: "v1",
+    kind: "Service",
+    plural: "services",
+};
 pub const CONFIG_MAP: Kind = Kind {
     api_version: "v1",
     kind: "ConfigMap",
@@ -63,12 +68,19 @@ impl Kind {
     }
 }
 
-/// A pod template any workload controller would accept.
+/// A pod template a Job accepts (`restartPolicy: Never`).
 pub fn pod_template(app: &str) -> Value {
     json!({
         "metadata": {"labels": {"app": app}},
         "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox"}]},
     })
+}
+
+/// A pod template for Deployments, StatefulSets and DaemonSets (`restartPolicy: Always`).
+pub fn workload_template(app: &str) -> Value {
+    let mut template = pod_template(app);
+    template["spec"]["restartPolicy"] = json!("Always");
+    template
 }
 
 impl TestEnv {
@@ -104,6 +116,15 @@ impl TestEnv {
             )
             .await
             .unwrap_or_else(|e| panic!("status of {} {name}: {e}", kind.kind));
+    }
+
+    /// Merge `patch` into the object (a spec change, as a user's `kubectl patch` would).
+    pub async fn merge_patch(&self, ns: Option<&str>, kind: Kind, name: &str, patch: Value) {
+        self.api(ns, kind)
+            .await
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap_or_else(|e| panic!("patch {} {name}: {e}", kind.kind));
     }
 
     /// Delete an object (foreground deletion is not needed: no finalizers here).

@@ -2,11 +2,10 @@
 //! run here). The EndpointSlice API version is found by discovery, as depwait does: the 1.20
 //! test server serves only `discovery.k8s.io/v1beta1`.
 
-use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
-};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
 
+use super::objects::SERVICE;
 use super::{TestEnv, User};
 
 /// One endpoint of a slice: (pod hostname or none, ready).
@@ -19,11 +18,9 @@ impl TestEnv {
         if headless {
             spec["clusterIP"] = json!("None");
         }
-        self.create_object(
-            ns,
-            "v1",
-            "Service",
-            "services",
+        self.create(
+            Some(ns),
+            SERVICE,
             json!({"metadata": {"name": name}, "spec": spec}),
         )
         .await;
@@ -32,11 +29,9 @@ impl TestEnv {
     /// Create an ExternalName Service aliasing `external`.
     pub async fn create_external_name_service(&self, ns: &str, name: &str, external: &str) {
         let spec = json!({"type": "ExternalName", "externalName": external});
-        self.create_object(
-            ns,
-            "v1",
-            "Service",
-            "services",
+        self.create(
+            Some(ns),
+            SERVICE,
             json!({"metadata": {"name": name}, "spec": spec}),
         )
         .await;
@@ -105,25 +100,5 @@ impl TestEnv {
         )
         .await
         .unwrap_or_else(|e| panic!("apply EndpointSlice {ns}/{slice}: {e}"));
-    }
-
-    async fn create_object(
-        &self,
-        ns: &str,
-        api_version: &str,
-        kind: &str,
-        plural: &str,
-        mut object: Value,
-    ) {
-        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-        let ar =
-            ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
-        object["apiVersion"] = json!(api_version);
-        object["kind"] = json!(kind);
-        let object: DynamicObject = serde_json::from_value(object).unwrap();
-        Api::<DynamicObject>::namespaced_with(self.client(User::Admin).await, ns, &ar)
-            .create(&PostParams::default(), &object)
-            .await
-            .unwrap_or_else(|e| panic!("create {kind} in {ns}: {e}"));
     }
 }
