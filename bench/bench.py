@@ -885,8 +885,8 @@ class Bench:
         if r.get("image"):
             lines.append(f"| container image | {r['image']} |")
         else:
-            lines.append("| container image | not built in this run (`just image`; "
-                         "FROM scratch + the static binary) |")
+            lines.append("| container image | not built in this run (`BENCH_IMAGE=0`; "
+                         "`just image` builds it) |")
         lines.append("")
         return "\n".join(lines)
 

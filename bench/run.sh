@@ -7,6 +7,7 @@
 #                        200 processes × 10 dependencies, a 10,000-pod store)
 #   BENCH_SCALE=full     more runs of the 15 s and 1 s pollers, a 60 s request window
 #   BENCH_OUT=PATH       write the report elsewhere (default bench/RESULTS.md)
+#   BENCH_IMAGE=0        do not build the image (scripts/image.sh) to report its size
 #   BENCH_KEEP=1         keep the work directory's logs and audit log (else only results.json)
 #   BENCH_PROFILES="opt-s opt-z ..."  (or 1 for all) also build release-profile variants with
 #                        `cargo --config` (Cargo.toml untouched) and time them against the release
@@ -73,14 +74,20 @@ if [[ -z $python_why ]]; then
   python=$venv/bin/python
 fi
 
-# The image, if an earlier `just image` left one (the benchmark does not build it).
+# The image and its one file, built as `just image` builds them (scripts/image.sh: the static
+# binary, then FROM scratch with podman, buildah or docker). BENCH_IMAGE=0 skips it.
 image_size=""
-for tool in podman docker; do
-  if command -v "$tool" >/dev/null && size=$("$tool" image inspect depwait:latest --format '{{.Size}}' 2>/dev/null); then
-    image_size="$(awk -v s="$size" 'BEGIN { printf "%.1f MB", s / 1e6 }') (depwait:latest, $tool)"
-    break
+if [[ ${BENCH_IMAGE:-1} != 0 ]]; then
+  log "building the image (scripts/image.sh)"
+  image_log=$(mktemp)
+  if bash scripts/image.sh >/dev/null 2>"$image_log"; then
+    # image.sh's last word on it: "image: NAME: binary N bytes; X MB as the builder counts it"
+    image_size=$(sed -n 's/^image: \(.*\): binary \([0-9]*\) bytes; \(.*\) as the builder counts it$/\3 (static binary \2 bytes; \1)/p' "$image_log" | tail -n 1)
+  else
+    image_size="not built: $(tail -n 1 "$image_log")"
   fi
-done
+  rm -f "$image_log"
+fi
 
 exec python3 bench/bench.py --depwait "$depwait" --assets "$assets" --python "$python" \
   --python-why "$python_why" --mode "$mode" --out "${BENCH_OUT:-bench/RESULTS.md}" \
