@@ -47,10 +47,14 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 fi
-log "apt-get update / install (golang-go rsync etcd-server golang-github-modern-go-reflect2-dev dpkg-dev)"
+# Kubernetes 1.20's vendored code builds with Debian's Go 1.19, not with whatever newer Go may
+# come first on PATH (a current Go rejects parts of it): ask for that Go by its package and path.
+go119=/usr/lib/go-1.19/bin
+log "apt-get update / install (golang-1.19-go rsync etcd-server golang-github-modern-go-reflect2-dev dpkg-dev)"
 apt-get update -qq >&2
 apt-get install -y -qq --no-install-recommends \
-  golang-go rsync etcd-server golang-github-modern-go-reflect2-dev dpkg-dev make >&2
+  golang-1.19-go rsync etcd-server golang-github-modern-go-reflect2-dev dpkg-dev make >&2
+[[ -x $go119/go ]] || { log "missing $go119/go after installing golang-1.19-go"; exit 1; }
 
 work=$(mktemp -d /tmp/depwait-k8s-build.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -71,7 +75,9 @@ cp -r "$reflect2" src/vendor/github.com/modern-go/reflect2
 log "building kube-apiserver and kubectl (several minutes)"
 (
   cd src
+  export PATH="$go119:$PATH" GOROOT=/usr/lib/go-1.19
   export GOFLAGS=-mod=vendor GOCACHE="$work/gocache" GOPATH="$work/gopath" GOTOOLCHAIN=local
+  log "building with $(go version)"
   make WHAT="cmd/kube-apiserver cmd/kubectl" >&2
 )
 bin=$(find src/_output -type f -name kube-apiserver -perm -u+x | head -n 1)
