@@ -22,6 +22,7 @@
 //! - [`events`]: the optional Kubernetes Event on the waiting pod.
 //! - [`rbac`]: `depwait rbac`, the least RBAC for the dependencies given.
 //! - [`exit`]: the exit-code contract.
+//! - [`files`]: reading the files depwait is pointed at, bounded in size and time.
 //! - [`telemetry`]: log set-up.
 
 pub mod access;
@@ -34,6 +35,7 @@ pub mod config;
 pub mod dependency;
 pub mod events;
 pub mod exit;
+pub mod files;
 pub mod kinds;
 pub mod names;
 pub mod probe;
