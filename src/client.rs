@@ -2,8 +2,9 @@
 //!
 //! kube's stock builder connects with an `HttpConnector` that leaves TCP_NODELAY off
 //! (kube-rs #2056): a list request then waits ~40 ms on a delayed ACK, most of a waiter's start.
-//! This builds the same stack — TLS, connect/write timeouts, base URI, auth (with token-file
-//! refresh), extra headers — over a connector with TCP_NODELAY on, whose host names are resolved
+//! This builds the same stack — TLS, connect/write timeouts, base URI, auth (depwait's own,
+//! [`crate::credentials`]: bounded files and exec plugins), extra headers — over a connector
+//! with TCP_NODELAY on, whose host names are resolved
 //! by depwait's pure-Rust resolver (the static binary has no libc NSS). Proxied configurations
 //! keep the stock builder, which knows how to tunnel.
 
@@ -13,32 +14,86 @@ use hyper_util::rt::TokioExecutor;
 use kube::client::{Body, ConfigExt};
 use kube::{Client, Config};
 
-use crate::probe::{Resolve, Resolver};
+use tokio::time::Instant;
 use tower::{BoxError, ServiceBuilder};
 
-/// Why no client could be made; all of these are configuration problems (exit 2).
+use crate::aggregate::Signal;
+use crate::credentials::{self, Auth, AuthLayer, CredentialError};
+use crate::exit::ExitCode;
+use crate::probe::{Resolve, Resolver};
+
+/// Why no client could be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// Neither in-cluster service account nor kubeconfig was usable.
-    #[error(
-        "cannot find Kubernetes credentials: {0}. In a pod, mount the service account token \
-         (automountServiceAccountToken: true); elsewhere set KUBECONFIG or create ~/.kube/config"
-    )]
-    Infer(#[source] kube::config::InferConfigError),
-    /// The configuration was found but is unusable (bad certificate, unreadable token file, ...).
+    /// No usable credentials (see [`CredentialError`]); nothing was sent to the API server.
+    #[error("{0}")]
+    Credentials(#[from] CredentialError),
+    /// The configuration was found but is unusable (bad certificate, ...).
     #[error("cannot use the Kubernetes configuration: {0}")]
     Build(#[source] kube::Error),
+    /// `--timeout` passed while credentials were being obtained.
+    #[error("timed out after {}: no Kubernetes credentials yet (reading the kubeconfig or running its credential plugin)", humantime::format_duration(*.0))]
+    TimedOut(std::time::Duration),
+    /// SIGINT or SIGTERM while credentials were being obtained.
+    #[error("{} while obtaining Kubernetes credentials", match .0 {
+        Signal::Interrupt => "interrupted by SIGINT",
+        Signal::Terminate => "terminated by SIGTERM",
+    })]
+    Interrupted(Signal),
 }
 
-/// A client from the usual sources: in-cluster service account, else KUBECONFIG or ~/.kube/config.
-pub async fn infer() -> Result<Client, ClientError> {
-    let config = Config::infer().await.map_err(ClientError::Infer)?;
-    from_config(config)
+impl ClientError {
+    /// The exit code this ends with: 1 when `--timeout` ran out (a credential plugin that did
+    /// not answer), 130/143 on a signal, else 2 (no usable credentials: nothing was sent).
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            ClientError::Credentials(e) if e.is_deadline() => ExitCode::TimedOut,
+            ClientError::TimedOut(_) => ExitCode::TimedOut,
+            ClientError::Interrupted(Signal::Interrupt) => ExitCode::Interrupted,
+            ClientError::Interrupted(Signal::Terminate) => ExitCode::Terminated,
+            ClientError::Credentials(_) | ClientError::Build(_) => ExitCode::Usage,
+        }
+    }
+
+    /// Whether a wait for HOST names alone may go on through DNS: there are no credentials or
+    /// they are unusable, but neither the timeout nor a signal ended things.
+    pub fn allows_dns_fallback(&self) -> bool {
+        self.exit_code() == ExitCode::Usage
+    }
 }
 
-/// A client for an explicit configuration.
-pub fn from_config(config: Config) -> Result<Client, ClientError> {
+/// How long after the deadline the net under credential loading catches what the bounds inside
+/// did not (nothing should reach it).
+const NET_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A client from the usual sources: KUBECONFIG (missing entries skipped) or ~/.kube/config,
+/// else the in-cluster service account. Bounded: it ends by `deadline`, or at SIGINT/SIGTERM,
+/// killing a credential plugin still running.
+pub async fn infer(deadline: Option<Instant>) -> Result<Client, ClientError> {
+    let started = Instant::now();
+    let load = async {
+        match deadline {
+            // Every read and plugin run inside ends by the deadline and says what it was doing;
+            // this is only the net under them.
+            Some(d) => tokio::time::timeout_at(d + NET_GRACE, credentials::load(deadline))
+                .await
+                .map_err(|_| ClientError::TimedOut(d.saturating_duration_since(started)))?
+                .map_err(ClientError::from),
+            None => credentials::load(deadline).await.map_err(ClientError::from),
+        }
+    };
+    let loaded = tokio::select! {
+        loaded = load => loaded?,
+        signal = crate::shutdown_signal() => return Err(ClientError::Interrupted(signal)),
+    };
+    build(loaded.config, loaded.auth)
+}
+
+/// The client stack for a configuration whose credentials `auth` carries (its `auth_info` holds
+/// none: kube's own auth layer, which runs plugins and reads token files blocking, stays out).
+fn build(config: Config, auth: Auth) -> Result<Client, ClientError> {
     if config.proxy_url.is_some() {
+        // kube is built here without its proxy features: this reports that, naming the proxy.
         return Client::try_from(config).map_err(ClientError::Build);
     }
     // An IP address (in-cluster: KUBERNETES_SERVICE_HOST) is connected to without asking it.
@@ -56,7 +111,7 @@ pub fn from_config(config: Config) -> Result<Client, ClientError> {
         hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector);
     let service = ServiceBuilder::new()
         .layer(config.base_uri_layer())
-        .option_layer(config.auth_layer().map_err(ClientError::Build)?)
+        .layer(AuthLayer(auth))
         .layer(config.extra_headers_layer().map_err(ClientError::Build)?)
         .map_err(BoxError::from)
         .service(hyper);

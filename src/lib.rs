@@ -8,6 +8,8 @@
 //! - [`selector`]: kubectl's label-selector grammar, parsed into kube's `Selector`.
 //! - [`dependency`]: what is waited for, and the watch each dependency is judged from.
 //! - [`client`]: the Kubernetes client (TCP_NODELAY on).
+//! - [`credentials`]: kubeconfigs, in-cluster credentials and exec plugins, bounded in size and
+//!   time; the auth layer.
 //! - [`watch`]: one watcher + reflector store per distinct (namespace, selector).
 //! - [`api_error`]: which API errors are worth retrying; the exit-3 messages.
 //! - [`readiness`]: pure readiness rules for pods and service endpoints.
@@ -32,6 +34,7 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod credentials;
 pub mod dependency;
 pub mod events;
 pub mod exit;
@@ -62,11 +65,11 @@ pub async fn run(mut config: Config) -> ExitCode {
     let started = Instant::now();
     let deadline = config.timeout.and_then(|t| started.checked_add(t));
 
-    let client = match client::infer().await {
+    let client = match client::infer(deadline).await {
         Ok(c) => Some(c),
         // service-precheck needed no credentials: a wait for HOST names alone still works,
         // through DNS.
-        Err(e) if !config.dependencies.iter().any(Dependency::needs_api) => {
+        Err(e) if e.allows_dns_fallback() && !config.dependencies.iter().any(Dependency::needs_api) => {
             tracing::info!(
                 "no Kubernetes credentials ({e}); resolving every HOST name through DNS"
             );
@@ -79,7 +82,7 @@ pub async fn run(mut config: Config) -> ExitCode {
             let text = format!("{e}");
             tracing::error!("{text}");
             report::write_termination_log(&config.termination_log, &text);
-            return ExitCode::Usage;
+            return e.exit_code();
         }
     };
     if let Some(client) = &client {

@@ -83,11 +83,14 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn check(config: Config) -> ExitCode {
-    let client = match client::infer().await {
+    let deadline = config
+        .timeout
+        .and_then(|t| tokio::time::Instant::now().checked_add(t));
+    let client = match client::infer(deadline).await {
         Ok(c) => c,
         Err(e) => {
             eprintln!("depwait: {e}");
-            return ExitCode::Usage;
+            return e.exit_code();
         }
     };
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
