@@ -178,18 +178,39 @@ async fn fall_back_to_dns_where_denied(client: &Client, deps: &mut [Dependency])
     }
 }
 
-/// Resolves on SIGTERM (the kubelet stopping the pod) or SIGINT.
-async fn shutdown_signal() -> Signal {
+/// Resolves on SIGTERM (the kubelet stopping the pod) or SIGINT — also for a signal that came
+/// before the call: the first call starts one listener for the process and every call reads its
+/// latch, so a signal between two steps (credentials, then the wait) is not lost (tokio delivers
+/// a signal only to listeners that exist when it comes).
+pub async fn shutdown_signal() -> Signal {
+    use std::sync::OnceLock;
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => tokio::select! {
-            _ = term.recv() => Signal::Terminate,
-            _ = tokio::signal::ctrl_c() => Signal::Interrupt,
-        },
-        // Without a SIGTERM handler the default action still ends the process.
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            Signal::Interrupt
-        }
+    use tokio::sync::watch;
+    static LATCH: OnceLock<watch::Receiver<Option<Signal>>> = OnceLock::new();
+    let mut latch = LATCH
+        .get_or_init(|| {
+            let (tx, rx) = watch::channel(None);
+            let term = signal(SignalKind::terminate());
+            tokio::spawn(async move {
+                let got = match term {
+                    Ok(mut term) => tokio::select! {
+                        _ = term.recv() => Signal::Terminate,
+                        _ = tokio::signal::ctrl_c() => Signal::Interrupt,
+                    },
+                    // Without a SIGTERM handler the default action still ends the process.
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                        Signal::Interrupt
+                    }
+                };
+                let _ = tx.send(Some(got));
+            });
+            rx
+        })
+        .clone();
+    match latch.wait_for(Option::is_some).await {
+        Ok(got) => got.unwrap_or(Signal::Terminate),
+        // The listener is gone only with the runtime.
+        Err(_) => std::future::pending().await,
     }
 }

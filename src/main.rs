@@ -77,7 +77,18 @@ fn main() -> std::process::ExitCode {
         }
     };
     if checking {
-        return runtime.block_on(check(config)).into();
+        // A signal ends `check` too (and a credential plugin it runs, with its group).
+        return runtime
+            .block_on(async {
+                tokio::select! {
+                    code = check(config) => code,
+                    signal = depwait::shutdown_signal() => match signal {
+                        depwait::aggregate::Signal::Interrupt => ExitCode::Interrupted,
+                        depwait::aggregate::Signal::Terminate => ExitCode::Terminated,
+                    },
+                }
+            })
+            .into();
     }
     runtime.block_on(depwait::run(config)).into()
 }
