@@ -69,7 +69,10 @@ pub async fn run(mut config: Config) -> ExitCode {
         Ok(c) => Some(c),
         // service-precheck needed no credentials: a wait for HOST names alone still works,
         // through DNS.
-        Err(e) if e.allows_dns_fallback() && !config.dependencies.iter().any(Dependency::needs_api) => {
+        Err(e)
+            if e.allows_dns_fallback()
+                && !config.dependencies.iter().any(Dependency::needs_api) =>
+        {
             tracing::info!(
                 "no Kubernetes credentials ({e}); resolving every HOST name through DNS"
             );

@@ -159,7 +159,10 @@ async fn failing_plugin_output_stays_out_of_every_output() {
         assert_no_secret(&done);
         let text = shown(&done);
         assert!(text.contains("credential plugin"), "{done:?}");
-        assert!(text.contains(&plugin.command().display().to_string()), "{done:?}");
+        assert!(
+            text.contains(&plugin.command().display().to_string()),
+            "{done:?}"
+        );
         assert!(text.contains("exit status: 7"), "{done:?}");
         assert!(text.contains("denied: [redacted]"), "{done:?}");
     }
@@ -200,7 +203,8 @@ async fn kubeconfig_syntax_error_names_the_place_not_the_text() {
 async fn hanging_plugin_is_ended_by_the_timeout_with_its_group() {
     let env = TestEnv::get();
     for check in [false, true] {
-        let plugin = Plugin::new("echo $$ >> \"$D/pids\"\nsleep 1000 &\necho $! >> \"$D/pids\"\nwait");
+        let plugin =
+            Plugin::new("echo $$ >> \"$D/pids\"\nsleep 1000 &\necho $! >> \"$D/pids\"\nwait");
         let done = Depwait::new()
             .kubeconfig(plugin.kubeconfig(env))
             .args(check.then_some("check"))
@@ -211,7 +215,10 @@ async fn hanging_plugin_is_ended_by_the_timeout_with_its_group() {
         assert_no_secret(&done);
         let text = shown(&done);
         assert!(text.contains("did not answer within"), "{done:?}");
-        assert!(text.contains(&plugin.command().display().to_string()), "{done:?}");
+        assert!(
+            text.contains(&plugin.command().display().to_string()),
+            "{done:?}"
+        );
         assert_gone(&plugin.pids()).await;
     }
 }
@@ -230,7 +237,10 @@ async fn sigterm_during_a_hanging_plugin_ends_both() {
     // Evidence the plugin runs: both its pids are written.
     let deadline = tokio::time::Instant::now() + LIMIT;
     while plugin.pids().len() < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "plugin never started");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "plugin never started"
+        );
         assert!(depwait.try_finished().is_none(), "{}", depwait.stderr());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -262,7 +272,10 @@ async fn plugin_without_a_token_is_an_error() {
         .await;
     let text = shown(&done);
     assert!(text.contains("neither status.token"), "{done:?}");
-    assert!(text.contains(&plugin.command().display().to_string()), "{done:?}");
+    assert!(
+        text.contains(&plugin.command().display().to_string()),
+        "{done:?}"
+    );
 }
 
 /// A token that expires is renewed: the plugin runs again before later requests, and the
@@ -324,7 +337,10 @@ async fn endless_kubeconfig_files_are_refused_by_size() {
         .spawn()
         .expect_exit(2)
         .await;
-    assert!(done.stderr.contains("/dev/zero is larger than 4 MiB"), "{done:?}");
+    assert!(
+        done.stderr.contains("/dev/zero is larger than 4 MiB"),
+        "{done:?}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let token_file = write_kubeconfig(env, dir.path(), json!({"tokenFile": "/dev/zero"}));
@@ -334,7 +350,10 @@ async fn endless_kubeconfig_files_are_refused_by_size() {
         .spawn()
         .expect_exit(2)
         .await;
-    assert!(done.stderr.contains("/dev/zero is larger than 1 MiB"), "{done:?}");
+    assert!(
+        done.stderr.contains("/dev/zero is larger than 1 MiB"),
+        "{done:?}"
+    );
 
     let ca = dir.path().join("ca-kubeconfig");
     std::fs::write(
@@ -354,7 +373,10 @@ async fn endless_kubeconfig_files_are_refused_by_size() {
         .spawn()
         .expect_exit(2)
         .await;
-    assert!(done.stderr.contains("/dev/zero is larger than 1 MiB"), "{done:?}");
+    assert!(
+        done.stderr.contains("/dev/zero is larger than 1 MiB"),
+        "{done:?}"
+    );
 }
 
 /// `KUBECONFIG=/missing:/real`: missing entries are skipped as kubectl skips them.

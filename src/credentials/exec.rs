@@ -118,7 +118,9 @@ pub enum PluginError {
         user: String,
     },
     /// It could not be started (not found, not executable).
-    #[error("cannot start credential plugin `{command}` (kubeconfig user `{user}`): {source}{hint}")]
+    #[error(
+        "cannot start credential plugin `{command}` (kubeconfig user `{user}`): {source}{hint}"
+    )]
     Start {
         /// The command.
         command: String,
@@ -255,10 +257,7 @@ impl Plugin {
             kind: "ExecCredential",
             spec: RequestSpec {
                 interactive: false,
-                cluster: exec
-                    .cluster
-                    .as_ref()
-                    .filter(|_| exec.provide_cluster_info),
+                cluster: exec.cluster.as_ref().filter(|_| exec.provide_cluster_info),
             },
         };
         // Serializing plain strings, bools and byte arrays cannot fail.
@@ -375,7 +374,9 @@ impl Plugin {
             serde_saphyr::from_slice_with_options(stdout, super::kubeconfig::yaml_options())
                 .map_err(|e| {
                     let (line, column, kind) = super::kubeconfig::yaml_error_parts(&e);
-                    format!("stdout is not an ExecCredential ({kind} at line {line} column {column})")
+                    format!(
+                        "stdout is not an ExecCredential ({kind} at line {line} column {column})"
+                    )
                 })?;
         if answer.api_version.as_deref() != Some(&self.api_version) {
             return Err(format!(
@@ -609,7 +610,9 @@ mod tests {
         assert!(matches!(issued.credential, Credential::Token(ref t) if t == "t"));
         assert!(issued.expires.is_some());
         let e = plugin()
-            .parse(br#"{"apiVersion":"client.authentication.k8s.io/v1beta1","status":{"token":"t"}}"#)
+            .parse(
+                br#"{"apiVersion":"client.authentication.k8s.io/v1beta1","status":{"token":"t"}}"#,
+            )
             .unwrap_err();
         assert!(e.contains("apiVersion"), "{e}");
     }

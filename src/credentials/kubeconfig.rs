@@ -46,7 +46,10 @@ pub fn paths() -> Vec<PathBuf> {
 
 /// The files of `paths` that exist, merged: the first file to set a value or a named entry
 /// wins (kubectl's rules). `None` when not one of them exists.
-pub async fn read(paths: &[PathBuf], within: Duration) -> Result<Option<Kubeconfig>, CredentialError> {
+pub async fn read(
+    paths: &[PathBuf],
+    within: Duration,
+) -> Result<Option<Kubeconfig>, CredentialError> {
     let mut merged: Option<Kubeconfig> = None;
     for path in paths {
         let bytes = match files::read_async(path, KUBECONFIG_LIMIT, within).await {
@@ -71,7 +74,10 @@ pub async fn read(paths: &[PathBuf], within: Duration) -> Result<Option<Kubeconf
 
 fn merge(path: &Path, first: Kubeconfig, next: Kubeconfig) -> Result<Kubeconfig, CredentialError> {
     first.merge(next).map_err(|e| CredentialError::Kubeconfig {
-        what: format!("{} cannot be merged with the files before it: {e}", path.display()),
+        what: format!(
+            "{} cannot be merged with the files before it: {e}",
+            path.display()
+        ),
     })
 }
 
@@ -79,9 +85,8 @@ fn merge(path: &Path, first: Kubeconfig, next: Kubeconfig) -> Result<Kubeconfig,
 /// file's directory (as kubectl resolves them).
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<Kubeconfig>, CredentialError> {
     let text = decode(path, bytes)?;
-    let mut docs: Vec<Kubeconfig> =
-        serde_saphyr::from_multiple_with_options(&text, yaml_options())
-            .map_err(|e| yaml_error(path, &e))?;
+    let mut docs: Vec<Kubeconfig> = serde_saphyr::from_multiple_with_options(&text, yaml_options())
+        .map_err(|e| yaml_error(path, &e))?;
     if let Some(dir) = path.parent() {
         for doc in &mut docs {
             absolutize(doc, dir);
@@ -184,10 +189,18 @@ fn absolutize(config: &mut Kubeconfig, dir: &Path) {
             *field = Some(abs.to_owned());
         }
     };
-    for cluster in config.clusters.iter_mut().filter_map(|c| c.cluster.as_mut()) {
+    for cluster in config
+        .clusters
+        .iter_mut()
+        .filter_map(|c| c.cluster.as_mut())
+    {
         resolve(&mut cluster.certificate_authority);
     }
-    for user in config.auth_infos.iter_mut().filter_map(|u| u.auth_info.as_mut()) {
+    for user in config
+        .auth_infos
+        .iter_mut()
+        .filter_map(|u| u.auth_info.as_mut())
+    {
         resolve(&mut user.client_certificate);
         resolve(&mut user.client_key);
         resolve(&mut user.token_file);
@@ -276,9 +289,8 @@ mod tests {
 
     #[test]
     fn a_syntax_error_names_place_and_kind_not_text() {
-        let yaml = format!(
-            "apiVersion: v1\nusers:\n- name: u\n  user:\n    token: {TOKEN}\n   bad: [\n"
-        );
+        let yaml =
+            format!("apiVersion: v1\nusers:\n- name: u\n  user:\n    token: {TOKEN}\n   bad: [\n");
         let text = error_text(&yaml);
         assert!(!text.contains(TOKEN), "{text}");
         assert!(!text.contains("token"), "{text}");
@@ -302,7 +314,9 @@ mod tests {
         let text = error_text(&yaml);
         assert!(text.contains("line 1 column"), "{text}");
         // Block style: stopped by the depth budget.
-        let yaml: String = (0..100).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect();
+        let yaml: String = (0..100)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
         let text = error_text(&format!("{yaml}{}v: 1\n", " ".repeat(100)));
         assert!(text.contains("limits"), "{text}");
     }
@@ -328,7 +342,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a");
         let b = dir.path().join("b");
-        std::fs::write(&a, "current-context: one\ncontexts:\n- name: one\n  context: {cluster: c1}\n").unwrap();
+        std::fs::write(
+            &a,
+            "current-context: one\ncontexts:\n- name: one\n  context: {cluster: c1}\n",
+        )
+        .unwrap();
         std::fs::write(&b, "current-context: two\ncontexts:\n- name: one\n  context: {cluster: other}\n- name: two\n  context: {cluster: c2}\n").unwrap();
         let paths = [dir.path().join("missing"), a, dir.path().join("gone"), b];
         let merged = read(&paths, files::READ_TIME_LIMIT).await.unwrap().unwrap();

@@ -133,21 +133,31 @@ pub async fn load(deadline: Option<Instant>) -> Result<Loaded, CredentialError> 
 }
 
 /// The in-cluster service account as a kubeconfig, read with bounds.
-async fn in_cluster(looked: String, deadline: Option<Instant>) -> Result<Kubeconfig, CredentialError> {
+async fn in_cluster(
+    looked: String,
+    deadline: Option<Instant>,
+) -> Result<Kubeconfig, CredentialError> {
     let not_found = |why: String| CredentialError::NotFound {
         kubeconfig: looked.clone(),
         in_cluster: why,
     };
     let (Some(host), Some(port)) = (
-        std::env::var("KUBERNETES_SERVICE_HOST").ok().filter(|h| !h.is_empty()),
-        std::env::var("KUBERNETES_SERVICE_PORT").ok().filter(|p| !p.is_empty()),
+        std::env::var("KUBERNETES_SERVICE_HOST")
+            .ok()
+            .filter(|h| !h.is_empty()),
+        std::env::var("KUBERNETES_SERVICE_PORT")
+            .ok()
+            .filter(|p| !p.is_empty()),
     ) else {
         return Err(not_found(
             "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not both set".into(),
         ));
     };
     let port: u16 = port.parse().map_err(|_| CredentialError::Kubeconfig {
-        what: format!("KUBERNETES_SERVICE_PORT `{}` is not a port number", escape(&port)),
+        what: format!(
+            "KUBERNETES_SERVICE_PORT `{}` is not a port number",
+            escape(&port)
+        ),
     })?;
     let server = match host.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(ip)) => format!("https://[{ip}]:{port}"),
@@ -161,13 +171,20 @@ async fn in_cluster(looked: String, deadline: Option<Instant>) -> Result<Kubecon
     match files::read_async(&token, kubeconfig::REFERENCED_FILE_LIMIT, within).await {
         Ok(_) => {}
         Err(e) if e.is_not_found() => {
-            return Err(not_found(format!("no service account token at {}", token.display())));
+            return Err(not_found(format!(
+                "no service account token at {}",
+                token.display()
+            )));
         }
         Err(e) => return Err(CredentialError::Read(e)),
     }
-    let ca = files::read_async(&dir.join("ca.crt"), kubeconfig::REFERENCED_FILE_LIMIT, within)
-        .await
-        .map_err(CredentialError::Read)?;
+    let ca = files::read_async(
+        &dir.join("ca.crt"),
+        kubeconfig::REFERENCED_FILE_LIMIT,
+        within,
+    )
+    .await
+    .map_err(CredentialError::Read)?;
     let namespace = match files::read_to_string_async(&dir.join("namespace"), 4096, within).await {
         Ok(ns) => Some(ns.trim().to_string()).filter(|ns| !ns.is_empty()),
         Err(e) if e.is_not_found() => None,
@@ -200,11 +217,10 @@ async fn from_kubeconfig(
     let user = kubeconfig::selected(&kubeconfig)
         .and_then(|(_, user)| user)
         .unwrap_or_default();
-    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .map_err(|e| CredentialError::Kubeconfig {
-            what: describe(&e),
-        })?;
+    let mut config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| CredentialError::Kubeconfig { what: describe(&e) })?;
     config.apply_debug_overrides();
     let info = std::mem::take(&mut config.auth_info);
     // kube keeps what only it can use: impersonation headers and the TLS client identity.
@@ -234,7 +250,10 @@ fn describe(e: &kube::config::KubeconfigError) -> String {
         K::LoadClientCertificate(L::DecodeBase64(_)) => "client-certificate-data",
         K::LoadClientKey(L::DecodeBase64(_)) => "client-key-data",
         K::LoadContext(name) => {
-            return format!("current-context `{}` is not among its contexts", escape(name));
+            return format!(
+                "current-context `{}` is not among its contexts",
+                escape(name)
+            );
         }
         K::CurrentContextNotSet => {
             return "no current-context is set (kubectl config use-context NAME)".into();
@@ -392,7 +411,9 @@ impl Auth {
                 let mut state = state.lock().await;
                 let expiring = state.expires.is_some_and(|t| {
                     let margin = jiff::SignedDuration::try_from(EXPIRY_MARGIN).unwrap_or_default();
-                    jiff::Timestamp::now().checked_add(margin).is_ok_and(|soon| soon >= t)
+                    jiff::Timestamp::now()
+                        .checked_add(margin)
+                        .is_ok_and(|soon| soon >= t)
                 });
                 if expiring || state.rejected {
                     let (within, by_deadline) = plugin_limit(state.deadline);
@@ -508,14 +529,20 @@ where
         Box::pin(async move {
             if !auth.renews() {
                 let (header, _) = auth.header().await?;
-                return inner.call(authorize(request, header)).await.map_err(Into::into);
+                return inner
+                    .call(authorize(request, header))
+                    .await
+                    .map_err(Into::into);
             }
             // Kept to send again after a 401 (depwait's requests are small).
             let (parts, body) = request.into_parts();
             let bytes = body.collect_bytes().await?;
             let (header, generation) = auth.header().await?;
             let first = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
-            let response = inner.call(authorize(first, header)).await.map_err(Into::into)?;
+            let response = inner
+                .call(authorize(first, header))
+                .await
+                .map_err(Into::into)?;
             if response.status() != StatusCode::UNAUTHORIZED {
                 return Ok(response);
             }
@@ -524,7 +551,10 @@ where
             let (header, _) = auth.header().await?;
             let again = Request::from_parts(parts, Body::from(bytes));
             let ready = inner.ready().await.map_err(Into::into)?;
-            ready.call(authorize(again, header)).await.map_err(Into::into)
+            ready
+                .call(authorize(again, header))
+                .await
+                .map_err(Into::into)
         })
     }
 }
