@@ -395,3 +395,53 @@ async fn missing_kubeconfig_entries_are_skipped() {
         .expect_exit(0)
         .await;
 }
+
+/// Run depwait in a mount namespace of its own where `dir` is mounted at the service account's
+/// path and `/dev/zero` over each file of `endless` in it (needs root, as the DNS tests do):
+/// the in-cluster path exactly as a pod has it, without building the image.
+fn run_in_cluster(env: &TestEnv, dir: &Path, endless: &[&str], args: &str) -> std::process::Output {
+    let sa = "/run/secrets/kubernetes.io/serviceaccount";
+    let mut script = format!(
+        "set -e; mount -t tmpfs none /run; mkdir -p {sa}; mount --bind '{}' {sa}; ",
+        dir.display()
+    );
+    for file in endless {
+        script.push_str(&format!("mount --bind /dev/zero {sa}/{file}; "));
+    }
+    script.push_str(&format!("exec '{}' {args}", env!("CARGO_BIN_EXE_depwait")));
+    std::process::Command::new("unshare")
+        .args(["--mount", "sh", "-c", &script])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", env.port().to_string())
+        .output()
+        .expect("unshare (util-linux)")
+}
+
+/// In-cluster credentials are read by depwait with the same bounds: a wait with a service
+/// account's files releases; an endless token or `ca.crt` is refused by size (exit 2).
+#[tokio::test]
+async fn in_cluster_files_are_read_with_bounds() {
+    let env = TestEnv::get();
+    let ns = env.namespace("creds-in-cluster").await;
+    env.create_pod(&ns, "db-0", &[("app", "db")]).await;
+    env.set_pod_ready(&ns, "db-0", true).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "admin-token").unwrap();
+    std::fs::copy(env.ca_file(), dir.path().join("ca.crt")).unwrap();
+    std::fs::write(dir.path().join("namespace"), &ns).unwrap();
+    let wait = format!("--pods {ns}:app=db");
+    let out = run_in_cluster(env, dir.path(), &[], &wait);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for endless in ["token", "ca.crt"] {
+        let out = run_in_cluster(env, dir.path(), &[endless], &wait);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{endless} is larger than 1 MiB")),
+            "{stderr}"
+        );
+    }
+}
