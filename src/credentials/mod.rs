@@ -92,11 +92,6 @@ impl CredentialError {
     pub fn is_deadline(&self) -> bool {
         matches!(self, CredentialError::Plugin(e) if e.is_deadline())
     }
-
-    /// Whether there were simply no credentials to be found.
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, CredentialError::NotFound { .. })
-    }
 }
 
 /// A kube configuration whose user carries no secret (only impersonation and a TLS client
