@@ -83,8 +83,14 @@ fn main() -> std::process::ExitCode {
                 tokio::select! {
                     code = check(config) => code,
                     signal = depwait::shutdown_signal() => match signal {
-                        depwait::aggregate::Signal::Interrupt => ExitCode::Interrupted,
-                        depwait::aggregate::Signal::Terminate => ExitCode::Terminated,
+                        depwait::aggregate::Signal::Interrupt => {
+                            eprintln!("depwait: interrupted by SIGINT");
+                            ExitCode::Interrupted
+                        }
+                        depwait::aggregate::Signal::Terminate => {
+                            eprintln!("depwait: terminated by SIGTERM");
+                            ExitCode::Terminated
+                        }
                     },
                 }
             })
