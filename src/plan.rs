@@ -180,18 +180,20 @@ async fn settle_maybe_services(
     unconfirmed
 }
 
-/// HOST names are watched only where this identity may watch Services and EndpointSlices;
-/// elsewhere they are resolved through DNS, with one line per namespace saying what RBAC
-/// would enable the faster path.
+/// HOST names are watched only where this identity may watch their Service (by name) and the
+/// EndpointSlices of its namespace; elsewhere they are resolved through DNS, with one line per
+/// Service saying what RBAC would enable the faster path.
 async fn fall_back_to_dns_where_denied(
     client: &Client,
     deps: &mut [Dependency],
     deadline: Option<Instant>,
 ) {
-    let namespaces: Vec<String> = deps
+    let services: Vec<(String, String)> = deps
         .iter()
         .filter_map(|d| match &d.target {
-            Target::Service(s) if s.written.is_some() => Some(s.namespace.clone()),
+            Target::Service(s) if s.written.is_some() => {
+                Some((s.namespace.clone(), s.name.clone()))
+            }
             _ => None,
         })
         .collect::<BTreeSet<_>>()
@@ -200,18 +202,18 @@ async fn fall_back_to_dns_where_denied(
     let answers = within(
         deadline,
         futures::future::join_all(
-            namespaces
+            services
                 .iter()
-                .map(|ns| access::may_watch_services(client, ns)),
+                .map(|(ns, name)| access::may_watch_service(client, ns, name)),
         ),
     )
     .await;
-    for (i, ns) in namespaces.iter().enumerate() {
+    for (i, (ns, service)) in services.iter().enumerate() {
         let reason = match answers.as_ref().map(|a| &a[i]) {
             Some(Ok(true)) => continue,
             Some(Ok(false)) => format!(
-                "may not list and watch services and endpointslices in namespace {ns} (a Role there with {} enables it)",
-                access::RULE_HINT
+                "may not list and watch service {service} and the endpointslices in namespace {ns} (a Role there with {} enables it)",
+                access::rule_hint(service)
             ),
             Some(Err(e)) => {
                 format!("could not ask the API server for access in namespace {ns}: {e}")
@@ -222,7 +224,10 @@ async fn fall_back_to_dns_where_denied(
         };
         let names: Vec<String> = deps
             .iter_mut()
-            .filter(|d| matches!(&d.target, Target::Service(s) if s.namespace == *ns))
+            .filter(|d| {
+                matches!(&d.target, Target::Service(s)
+                    if s.namespace == *ns && s.name == *service && s.written.is_some())
+            })
             .filter_map(|d| {
                 let name = d.host_name()?.to_string();
                 d.resolve_by_dns();
