@@ -529,3 +529,36 @@ async fn service_account_and_its_rbac_as(
         .expect_exit(0)
         .await
 }
+
+/// A custom type written without its group or a namespace (`--resource widget/w1`): with
+/// credentials, `depwait rbac` asks discovery, which says it is namespaced — a Role in the
+/// account's namespace on that one object, never a ClusterRole; without a server to ask, exit 2
+/// asking for the namespace.
+#[tokio::test]
+async fn custom_types_without_a_namespace_are_scoped_by_discovery_or_refused() {
+    let env = TestEnv::get();
+    let group = format!("rbac{}.example.com", std::process::id());
+    env.install_crd(&group, "Widget", "widgets").await;
+    let app = env.namespace("rbac-crd").await;
+    let done = service_account_and_its_rbac(
+        env,
+        &app,
+        &["--resource".to_string(), "widget/w1:create".into()],
+    )
+    .await;
+    assert!(!done.stdout.contains("ClusterRole"), "{done:?}");
+    assert!(
+        done.stdout.contains(&format!(
+            "namespace: {app}\nrules:\n- apiGroups: [\"{group}\"]\n  resources: [\"widgets\"]\n  resourceNames: [\"w1\"]\n"
+        )),
+        "{done:?}"
+    );
+    let done = Depwait::new()
+        .kubeconfig("/nonexistent/kubeconfig".into())
+        .args(["rbac", "--service-account", &format!("{app}/web")])
+        .args(["--resource", "widget/w1:create"])
+        .spawn()
+        .expect_exit(2)
+        .await;
+    assert!(done.stderr.contains("NAMESPACE/widget/w1"), "{done:?}");
+}
