@@ -75,12 +75,6 @@ pub async fn plan(
     purpose: Purpose,
     deadline: Option<Instant>,
 ) -> Result<Plan, PlanError> {
-    let mut plan = Plan {
-        dependencies,
-        client: None,
-        types: BTreeMap::new(),
-        unconfirmed: BTreeSet::new(),
-    };
     let credentials = match within(deadline, client::infer()).await {
         Some(Ok(client)) => Ok(client),
         Some(Err(e)) => Err((e.to_string(), ExitCode::Usage)),
@@ -88,6 +82,23 @@ pub async fn plan(
             "no Kubernetes credentials before --timeout ran out".to_string(),
             ExitCode::TimedOut,
         )),
+    };
+    plan_with(dependencies, purpose, credentials, deadline).await
+}
+
+/// [`plan`] once the credentials are known: a client, or why there is none and the exit code
+/// if the API is needed.
+async fn plan_with(
+    dependencies: Vec<Dependency>,
+    purpose: Purpose,
+    credentials: Result<Client, (String, ExitCode)>,
+    deadline: Option<Instant>,
+) -> Result<Plan, PlanError> {
+    let mut plan = Plan {
+        dependencies,
+        client: None,
+        types: BTreeMap::new(),
+        unconfirmed: BTreeSet::new(),
     };
     match credentials {
         Ok(client) => plan.client = Some(client),
@@ -269,4 +280,87 @@ async fn discover_unknown_types(
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Input;
+    use crate::config::Config;
+
+    fn deps(args: &[&str]) -> Vec<Dependency> {
+        let mut argv = vec!["depwait"];
+        argv.extend(args);
+        Config::from_input(Input::try_from_iter(argv).unwrap())
+            .unwrap()
+            .dependencies
+    }
+
+    type MockBody =
+        http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, std::convert::Infallible>;
+    type Silent =
+        tower_test::mock::Handle<http::Request<kube::client::Body>, http::Response<MockBody>>;
+
+    /// A client whose server takes requests and never answers, while the handle is held.
+    fn silent_server() -> (Client, Silent) {
+        let (service, handle) = tower_test::mock::pair();
+        (Client::new(service, "default"), handle)
+    }
+
+    /// Every request of the planning step ends at the deadline: a server that never answers
+    /// leaves maybe-Service names unconfirmed and falls back to DNS, instead of hanging.
+    #[tokio::test]
+    async fn a_silent_server_cannot_hold_planning_past_the_deadline() {
+        let (client, _server) = silent_server();
+        let deadline = Instant::now() + std::time::Duration::from_millis(100);
+        let plan = plan_with(
+            deps(&["web.shop", "--pods", "db:app=zk"]),
+            Purpose::Wait,
+            Ok(client),
+            Some(deadline),
+        )
+        .await
+        .unwrap();
+        assert!(plan.unconfirmed.contains("shop"));
+        let dns = Target::Dns {
+            name: "web.shop".into(),
+        };
+        assert!(plan.dependencies.iter().any(|d| d.target == dns));
+    }
+
+    #[tokio::test]
+    async fn without_credentials_host_names_go_to_dns_and_the_api_is_refused() {
+        let none = || Err(("no kubeconfig".to_string(), ExitCode::Usage));
+        let plan = plan_with(
+            deps(&["web.shop", "x.example.com."]),
+            Purpose::Wait,
+            none(),
+            None,
+        )
+        .await
+        .unwrap();
+        assert!(
+            plan.dependencies
+                .iter()
+                .all(|d| matches!(d.target, Target::Dns { .. }))
+        );
+        let refused = plan_with(deps(&["--pods", "db:app=zk"]), Purpose::Wait, none(), None).await;
+        assert_eq!(refused.err().map(|e| e.code), Some(ExitCode::Usage));
+        // rbac needs no server: the names stay as a wait with access would see them, and the
+        // maybe-Service namespace is marked unconfirmed.
+        let plan = plan_with(
+            deps(&["web.shop", "--pods", "db:app=zk"]),
+            Purpose::Rbac,
+            none(),
+            None,
+        )
+        .await
+        .unwrap();
+        assert!(
+            plan.dependencies
+                .iter()
+                .any(|d| matches!(d.target, Target::Service(_)))
+        );
+        assert!(plan.unconfirmed.contains("shop"));
+    }
 }
