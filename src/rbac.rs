@@ -179,8 +179,13 @@ pub fn render(plan: &Plan, sa: &ServiceAccount, events: &Events) -> Result<Strin
                     notes.push(format!(
                         "# `{waited}` may be Service {} in namespace {} or a name only DNS answers, and \
                          no server confirmed namespace {}: no rule for it (the wait resolves it through \
-                         DNS where it may not watch). Write `{}.{}.svc` for the watched path.\n",
-                        s.name, s.namespace, s.namespace, s.name, s.namespace
+                         DNS where it may not watch). Write `{}{}.{}.svc` for the watched path.\n",
+                        s.name,
+                        s.namespace,
+                        s.namespace,
+                        s.hostname.as_ref().map(|h| format!("{h}.")).unwrap_or_default(),
+                        s.name,
+                        s.namespace
                     ));
                     continue;
                 }
