@@ -1,5 +1,5 @@
-//! Before watching for a positional HOST name: may this identity watch the Service and its
-//! EndpointSlices? If not, the name is resolved through DNS instead, as service-precheck did —
+//! Before watching for a positional HOST name: may this identity watch the Service (by name) and
+//! its EndpointSlices? If not, the name is resolved through DNS instead, as service-precheck did —
 //! a drop-in must work with the RBAC its users already have (often none).
 
 use futures::future::join_all;
@@ -9,23 +9,33 @@ use k8s_openapi::api::authorization::v1::{
 use kube::api::PostParams;
 use kube::{Api, Client};
 
-/// The rules the event-driven path needs in a namespace, as (group, resource, verb).
-const NEEDED: [(&str, &str, &str); 4] = [
-    ("", "services", "list"),
-    ("", "services", "watch"),
-    ("discovery.k8s.io", "endpointslices", "list"),
-    ("discovery.k8s.io", "endpointslices", "watch"),
+/// What the event-driven path needs in a namespace, as (group, resource, verb, narrowed to the
+/// Service's name): the Service is read by name (a `metadata.name` field selector, which
+/// `resourceNames` authorizes), its EndpointSlices by label (which nothing narrows).
+const NEEDED: [(&str, &str, &str, bool); 4] = [
+    ("", "services", "list", true),
+    ("", "services", "watch", true),
+    ("discovery.k8s.io", "endpointslices", "list", false),
+    ("discovery.k8s.io", "endpointslices", "watch", false),
 ];
 
-/// The Role rule that would enable watching, for the log line that explains the fallback.
-pub const RULE_HINT: &str = "rules: [{apiGroups: [\"\"], resources: [\"services\"], verbs: [\"get\", \"list\", \"watch\"]}, {apiGroups: [\"discovery.k8s.io\"], resources: [\"endpointslices\"], verbs: [\"get\", \"list\", \"watch\"]}]";
+/// The Role rules that would enable watching, for the log line that explains the fallback.
+pub fn rule_hint(service: &str) -> String {
+    format!(
+        "rules: [{{apiGroups: [\"\"], resources: [\"services\"], resourceNames: [\"{service}\"], verbs: [\"get\", \"list\", \"watch\"]}}, {{apiGroups: [\"discovery.k8s.io\"], resources: [\"endpointslices\"], verbs: [\"get\", \"list\", \"watch\"]}}] (`depwait rbac` prints them)"
+    )
+}
 
-/// Whether Services and EndpointSlices may be listed and watched in `namespace`: one
-/// SelfSubjectAccessReview per verb and resource (every authenticated user may create them).
-/// `Err` carries why the question could not be answered.
-pub async fn may_watch_services(client: &Client, namespace: &str) -> Result<bool, String> {
+/// Whether Service `service` and the EndpointSlices of `namespace` may be listed and watched:
+/// one SelfSubjectAccessReview per verb and resource (every authenticated user may create
+/// them). `Err` carries why the question could not be answered.
+pub async fn may_watch_service(
+    client: &Client,
+    namespace: &str,
+    service: &str,
+) -> Result<bool, String> {
     let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
-    let reviews = NEEDED.iter().map(|(group, resource, verb)| {
+    let reviews = NEEDED.iter().map(|(group, resource, verb, named)| {
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
                 resource_attributes: Some(ResourceAttributes {
@@ -33,6 +43,7 @@ pub async fn may_watch_services(client: &Client, namespace: &str) -> Result<bool
                     group: Some((*group).into()),
                     resource: Some((*resource).into()),
                     verb: Some((*verb).into()),
+                    name: named.then(|| service.to_string()),
                     ..Default::default()
                 }),
                 ..Default::default()

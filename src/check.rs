@@ -36,7 +36,12 @@ impl View for Lists {
 }
 
 /// Judge every dependency once; returns the exit code and the text for stdout.
-pub async fn run(dependencies: Vec<Dependency>, client: Client, color: bool) -> (ExitCode, String) {
+/// `client` is `None` only when planning left nothing that needs the API.
+pub async fn run(
+    dependencies: Vec<Dependency>,
+    client: Option<Client>,
+    color: bool,
+) -> (ExitCode, String) {
     let (mut board, keys) = Board::new(dependencies);
     let discovery = Discovery::default();
     let mut lists = Lists {
@@ -45,7 +50,7 @@ pub async fn run(dependencies: Vec<Dependency>, client: Client, color: bool) -> 
     };
     for (index, key) in keys.iter().enumerate() {
         match key {
-            SourceKey::Watch(w) => match watch::list_once(&client, &discovery, w).await {
+            SourceKey::Watch(w) => match list_once(client.as_ref(), &discovery, w).await {
                 Ok(Snapshot::Pods(pods)) => {
                     lists.pods[index] = pods;
                     board.set_phase(index, Phase::Live);
@@ -150,6 +155,18 @@ pub async fn run(dependencies: Vec<Dependency>, client: Client, color: bool) -> 
         ExitCode::TimedOut
     };
     (code, table(&rows, color))
+}
+
+/// One list through `client`; without one, the reason there is none.
+async fn list_once(
+    client: Option<&Client>,
+    discovery: &Discovery,
+    key: &crate::dependency::WatchKey,
+) -> Result<Snapshot, Verdict> {
+    match client {
+        Some(client) => watch::list_once(client, discovery, key).await,
+        None => Err(Verdict::Retry("no Kubernetes credentials".into())),
+    }
 }
 
 /// One probe answer (DNS, TCP), through the same probe a wait uses, or why there is none.

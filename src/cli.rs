@@ -240,12 +240,20 @@ pub enum Command {
     },
     /// Print the least RBAC (YAML) for exactly the dependencies given: per namespace, a Role
     /// with get/list/watch on what is watched there (pods; services and endpointslices for
-    /// Services and HOST names) and a RoleBinding to the service account. Pipe it to
-    /// `kubectl apply -f -`.
+    /// Services and HOST names; one object by name for --job, --rollout, --resource and
+    /// --service) and a RoleBinding to the service account, both named
+    /// `depwait.NAMESPACE.ACCOUNT`. Pipe it to `kubectl apply -f -`.
     Rbac {
-        /// The waiting pod's service account, as NAMESPACE/NAME.
+        /// The waiting pod's service account, as NAMESPACE/NAME. A namespaced type written
+        /// without a namespace (`--resource secrets/db:create`) is granted in this namespace:
+        /// the pod's own, where the wait looks for it.
         #[arg(long, value_name = "NS/NAME")]
         service_account: String,
+        /// With --emit-events: the waiting pod's fixed name (a StatefulSet's or a bare pod's),
+        /// for `get` on that one pod, which depwait uses to read its UID when POD_UID is not
+        /// set. Without it no pod may be read: pass POD_UID from the downward API.
+        #[arg(long, value_name = "NAME")]
+        pod_name: Option<String>,
         /// HOST names, as for a wait.
         #[arg(value_name = "HOST")]
         hosts: Vec<String>,

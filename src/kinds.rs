@@ -34,50 +34,85 @@ pub struct TypeName {
 )]
 pub struct BadTypeName(pub String);
 
-/// Names every Kubernetes server serves, with their group and plural: so `deploy` or `job`
-/// needs no discovery round over every group, and `depwait rbac` can name the group without
-/// asking a server. Short names are the ones `kubectl api-resources` lists.
-const WELL_KNOWN: &[(&[&str], &str, &str)] = &[
-    (&["pods", "pod", "po"], "", "pods"),
-    (&["services", "service", "svc"], "", "services"),
-    (&["endpoints", "ep"], "", "endpoints"),
-    (&["configmaps", "configmap", "cm"], "", "configmaps"),
-    (&["secrets", "secret"], "", "secrets"),
+/// Names every Kubernetes server serves, with their group, plural and scope (`true`:
+/// namespaced): so `deploy` or `job` needs no discovery round over every group, and
+/// `depwait rbac` can name the group and tell a Role from a ClusterRole without asking a server.
+/// Short names are the ones `kubectl api-resources` lists.
+const WELL_KNOWN: &[(&[&str], &str, &str, bool)] = &[
+    (&["pods", "pod", "po"], "", "pods", true),
+    (&["services", "service", "svc"], "", "services", true),
+    (&["endpoints", "ep"], "", "endpoints", true),
+    (&["configmaps", "configmap", "cm"], "", "configmaps", true),
+    (&["secrets", "secret"], "", "secrets", true),
     (
         &["persistentvolumeclaims", "persistentvolumeclaim", "pvc"],
         "",
         "persistentvolumeclaims",
+        true,
     ),
     (
         &["persistentvolumes", "persistentvolume", "pv"],
         "",
         "persistentvolumes",
+        false,
     ),
-    (&["namespaces", "namespace", "ns"], "", "namespaces"),
-    (&["nodes", "node", "no"], "", "nodes"),
+    (&["namespaces", "namespace", "ns"], "", "namespaces", false),
+    (&["nodes", "node", "no"], "", "nodes", false),
     (
         &["serviceaccounts", "serviceaccount", "sa"],
         "",
         "serviceaccounts",
+        true,
     ),
     (
         &["deployments", "deployment", "deploy"],
         "apps",
         "deployments",
+        true,
     ),
     (
         &["statefulsets", "statefulset", "sts"],
         "apps",
         "statefulsets",
+        true,
     ),
-    (&["daemonsets", "daemonset", "ds"], "apps", "daemonsets"),
-    (&["replicasets", "replicaset", "rs"], "apps", "replicasets"),
-    (&["jobs", "job"], "batch", "jobs"),
-    (&["cronjobs", "cronjob", "cj"], "batch", "cronjobs"),
+    (
+        &["daemonsets", "daemonset", "ds"],
+        "apps",
+        "daemonsets",
+        true,
+    ),
+    (
+        &["replicasets", "replicaset", "rs"],
+        "apps",
+        "replicasets",
+        true,
+    ),
+    (&["jobs", "job"], "batch", "jobs", true),
+    (&["cronjobs", "cronjob", "cj"], "batch", "cronjobs", true),
     (
         &["ingresses", "ingress", "ing"],
         "networking.k8s.io",
         "ingresses",
+        true,
+    ),
+    (
+        &["ingressclasses", "ingressclass"],
+        "networking.k8s.io",
+        "ingressclasses",
+        false,
+    ),
+    (
+        &["storageclasses", "storageclass", "sc"],
+        "storage.k8s.io",
+        "storageclasses",
+        false,
+    ),
+    (
+        &["priorityclasses", "priorityclass", "pc"],
+        "scheduling.k8s.io",
+        "priorityclasses",
+        false,
     ),
     (
         &[
@@ -88,11 +123,19 @@ const WELL_KNOWN: &[(&[&str], &str, &str)] = &[
         ],
         "apiextensions.k8s.io",
         "customresourcedefinitions",
+        false,
+    ),
+    (
+        &["apiservices", "apiservice"],
+        "apiregistration.k8s.io",
+        "apiservices",
+        false,
     ),
     (
         &["poddisruptionbudgets", "poddisruptionbudget", "pdb"],
         "policy",
         "poddisruptionbudgets",
+        true,
     ),
 ];
 
@@ -128,7 +171,7 @@ impl TypeName {
             version,
             group,
         };
-        if let Some((group, plural)) = well_known(&parsed.name) {
+        if let Some((group, plural, _)) = well_known(&parsed.name) {
             // `jobs` is batch's, but `jobs.example.com` is somebody else's.
             if parsed.group.as_deref().is_none_or(|g| g == group) {
                 parsed.group = Some(group.to_string());
@@ -142,6 +185,13 @@ impl TypeName {
     /// `plural.group` as kubectl's docs write custom resources.
     pub fn rbac_resource(&self) -> Option<(String, String)> {
         self.group.clone().map(|g| (g, self.name.clone()))
+    }
+
+    /// Whether objects of this type live in namespaces, as far as kubectl's built-in table
+    /// says without asking a server: `None` for every type not in it (custom resources).
+    pub fn namespaced(&self) -> Option<bool> {
+        let (group, _, namespaced) = well_known(&self.name)?;
+        (self.group.as_deref() == Some(group)).then_some(namespaced)
     }
 }
 
@@ -158,11 +208,11 @@ impl fmt::Display for TypeName {
     }
 }
 
-fn well_known(name: &str) -> Option<(&'static str, &'static str)> {
+fn well_known(name: &str) -> Option<(&'static str, &'static str, bool)> {
     WELL_KNOWN
         .iter()
-        .find(|(names, _, _)| names.contains(&name))
-        .map(|(_, group, plural)| (*group, *plural))
+        .find(|(names, _, _, _)| names.contains(&name))
+        .map(|(_, group, plural, namespaced)| (*group, *plural, *namespaced))
 }
 
 /// `v1`, `v2`, `v1beta1`, `v1alpha2`: Kubernetes' version grammar.
@@ -352,6 +402,32 @@ mod tests {
             ("jobs".into(), None, own("example.com"))
         );
         assert_eq!(parse("certificates"), ("certificates".into(), None, None));
+    }
+
+    #[test]
+    fn the_built_in_table_knows_each_types_scope() {
+        let scope = |s: &str| TypeName::parse(s).unwrap().namespaced();
+        for namespaced in [
+            "secrets",
+            "cm",
+            "deployment",
+            "jobs.batch",
+            "pvc",
+            "deployments.v1.apps",
+        ] {
+            assert_eq!(scope(namespaced), Some(true), "{namespaced}");
+        }
+        for cluster in ["ns", "nodes", "pv", "crd", "storageclasses.storage.k8s.io"] {
+            assert_eq!(scope(cluster), Some(false), "{cluster}");
+        }
+        // Not in the table: only the server can tell.
+        for unknown in [
+            "certificates",
+            "jobs.example.com",
+            "clusterissuers.cert-manager.io",
+        ] {
+            assert_eq!(scope(unknown), None, "{unknown}");
+        }
     }
 
     #[test]

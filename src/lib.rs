@@ -17,6 +17,8 @@
 //! - [`names`]: host-name arguments: cluster service names vs names only DNS can answer.
 //! - [`probe`]: the checks that cannot be watched (DNS), with a short capped backoff.
 //! - [`access`]: whether the credentials may watch Services, else DNS is the fallback.
+//! - [`plan`]: the one planning step of wait, check and rbac: credentials, what HOST names
+//!   mean, DNS fallbacks.
 //! - [`sources`]: the running watchers and probes of one wait.
 //! - [`aggregate`]: the one future that releases when every dependency is Ready at once.
 //! - [`check`]: `depwait check`, one look at every dependency as a table.
@@ -41,6 +43,7 @@ pub mod exit;
 pub mod files;
 pub mod kinds;
 pub mod names;
+pub mod plan;
 pub mod probe;
 pub mod rbac;
 pub mod readiness;
@@ -50,13 +53,11 @@ pub mod sources;
 pub mod telemetry;
 pub mod watch;
 
-use kube::Client;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::aggregate::{Board, Outcome, Signal};
 use crate::config::Config;
-use crate::dependency::{Dependency, Target};
 use crate::exit::ExitCode;
 
 /// Wait as configured; returns the exit code. Logs and the termination message are written
@@ -65,32 +66,22 @@ pub async fn run(mut config: Config) -> ExitCode {
     let started = Instant::now();
     let deadline = config.timeout.and_then(|t| started.checked_add(t));
 
-    let client = match client::infer(deadline).await {
-        Ok(c) => Some(c),
-        // service-precheck needed no credentials: a wait for HOST names alone still works,
-        // through DNS.
-        Err(e)
-            if e.allows_dns_fallback()
-                && !config.dependencies.iter().any(Dependency::needs_api) =>
-        {
-            tracing::info!(
-                "no Kubernetes credentials ({e}); resolving every HOST name through DNS"
-            );
-            for dep in &mut config.dependencies {
-                dep.resolve_by_dns();
-            }
-            None
-        }
+    let planned = plan::plan(
+        std::mem::take(&mut config.dependencies),
+        plan::Purpose::Wait,
+        deadline,
+    )
+    .await;
+    let plan = match planned {
+        Ok(plan) => plan,
         Err(e) => {
-            let text = format!("{e}");
-            tracing::error!("{text}");
-            report::write_termination_log(&config.termination_log, &text);
-            return e.exit_code();
+            tracing::error!("{}", e.message);
+            report::write_termination_log(&config.termination_log, &e.message);
+            return e.code;
         }
     };
-    if let Some(client) = &client {
-        fall_back_to_dns_where_denied(client, &mut config.dependencies).await;
-    }
+    let client = plan.client;
+    config.dependencies = plan.dependencies;
 
     let (mut board, keys) = Board::new(config.dependencies);
     report::starting(&board, config.timeout);
@@ -135,50 +126,6 @@ pub async fn run(mut config: Config) -> ExitCode {
         }
     }
     code
-}
-
-/// HOST names are watched only where this identity may watch Services and EndpointSlices;
-/// elsewhere they are resolved through DNS, with one line per namespace saying what RBAC
-/// would enable the faster path.
-async fn fall_back_to_dns_where_denied(client: &Client, deps: &mut [Dependency]) {
-    let mut namespaces: Vec<String> = deps
-        .iter()
-        .filter_map(|d| match &d.target {
-            Target::Service(s) if s.written.is_some() => Some(s.namespace.clone()),
-            _ => None,
-        })
-        .collect();
-    namespaces.sort();
-    namespaces.dedup();
-    let answers = futures::future::join_all(
-        namespaces
-            .iter()
-            .map(|ns| access::may_watch_services(client, ns)),
-    )
-    .await;
-    for (ns, answer) in namespaces.iter().zip(answers) {
-        let reason = match answer {
-            Ok(true) => continue,
-            Ok(false) => format!(
-                "may not list and watch services and endpointslices in namespace {ns} (a Role there with {} enables it)",
-                access::RULE_HINT
-            ),
-            Err(e) => format!("could not ask the API server for access in namespace {ns}: {e}"),
-        };
-        let names: Vec<String> = deps
-            .iter_mut()
-            .filter(|d| matches!(&d.target, Target::Service(s) if s.namespace == *ns))
-            .filter_map(|d| {
-                let name = d.host_name()?.to_string();
-                d.resolve_by_dns();
-                Some(name)
-            })
-            .collect();
-        tracing::warn!(
-            "{reason}; resolving {} through DNS instead of watching",
-            names.join(", ")
-        );
-    }
 }
 
 /// Resolves on SIGTERM (the kubelet stopping the pod) or SIGINT — also for a signal that came

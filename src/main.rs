@@ -6,7 +6,7 @@ use clap::CommandFactory;
 use depwait::cli::{Cli, Command, Input};
 use depwait::config::Config;
 use depwait::exit::ExitCode;
-use depwait::{client, report, telemetry};
+use depwait::{report, telemetry};
 
 fn main() -> std::process::ExitCode {
     let input = Input::from_args();
@@ -32,20 +32,32 @@ fn main() -> std::process::ExitCode {
         Some(Command::Check { .. } | Command::Rbac { .. }) | None => {}
     }
     if let Some(Command::Rbac {
-        service_account, ..
+        service_account,
+        pod_name,
+        ..
     }) = &input.command
     {
         let sa = depwait::rbac::ServiceAccount::parse(service_account);
-        let emit_events = input.emit_events;
-        return match (sa, Config::from_input(input.clone())) {
-            (Ok(sa), Ok(config)) => {
-                print!(
-                    "{}",
-                    depwait::rbac::render(&config.dependencies, &sa, emit_events)
-                );
+        let events = depwait::rbac::Events::parse(input.emit_events, pod_name.as_deref());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let yaml = match (sa, events, Config::from_input(input.clone()), runtime) {
+            (Ok(sa), Ok(events), Ok(config), Ok(runtime)) => {
+                runtime.block_on(depwait::rbac::generate(config, &sa, &events))
+            }
+            (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) => Err(e),
+            (.., Err(e)) => {
+                eprintln!("depwait: cannot start the async runtime: {e}");
+                return ExitCode::ApiError.into();
+            }
+        };
+        return match yaml {
+            Ok(yaml) => {
+                print!("{yaml}");
                 ExitCode::Ready.into()
             }
-            (Err(e), _) | (_, Err(e)) => {
+            Err(e) => {
                 eprintln!("depwait: {e}");
                 ExitCode::Usage.into()
             }
@@ -103,15 +115,16 @@ async fn check(config: Config) -> ExitCode {
     let deadline = config
         .timeout
         .and_then(|t| tokio::time::Instant::now().checked_add(t));
-    let client = match client::infer(deadline).await {
-        Ok(c) => c,
+    let plan = depwait::plan::plan(config.dependencies, depwait::plan::Purpose::Wait, deadline);
+    let (dependencies, client) = match plan.await {
+        Ok(plan) => (plan.dependencies, plan.client),
         Err(e) => {
-            eprintln!("depwait: {e}");
-            return e.exit_code();
+            eprintln!("depwait: {}", e.message);
+            return e.code;
         }
     };
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let (code, text) = depwait::check::run(config.dependencies, client, color).await;
+    let (code, text) = depwait::check::run(dependencies, client, color).await;
     if code == ExitCode::ApiError {
         eprint!("{text}");
     } else {

@@ -68,14 +68,16 @@ pub fn validate(name: &str) -> Result<(), BadHostName> {
 /// Classify a (valid) host name for a cluster whose DNS domain is `cluster_domain`.
 pub fn classify(name: &str, cluster_domain: &str) -> HostName {
     let lower = name.to_ascii_lowercase();
-    let absolute = lower.ends_with('.');
-    let bare = lower.trim_end_matches('.');
+    // `x.y.` is absolute: the resolver skips the search path, and depwait resolves it through
+    // DNS as written, even when it spells a cluster record (`mysql.db.svc.cluster.local.`):
+    // the trailing dot is how a user asks for DNS.
+    if lower.ends_with('.') {
+        return HostName::External;
+    }
+    let bare = lower.as_str();
     let domain_suffix = format!(".svc.{}", cluster_domain.trim_end_matches('.'));
     let (prefix, ambiguous) = if let Some(p) = bare.strip_suffix(&domain_suffix) {
         (p, false)
-    } else if absolute {
-        // `x.y.` is absolute: the search path is not used, so it never means a Service.
-        return HostName::External;
     } else if let Some(p) = bare.strip_suffix(".svc") {
         (p, false)
     } else {
@@ -139,10 +141,9 @@ mod tests {
             c("mysql.db.svc.cluster.local"),
             service("db", "mysql", None, false)
         );
-        assert_eq!(
-            c("mysql.db.svc.cluster.local."),
-            service("db", "mysql", None, false)
-        );
+        // A trailing dot asks for DNS, whatever the name spells.
+        assert_eq!(c("mysql.db.svc.cluster.local."), HostName::External);
+        assert_eq!(c("mysql.db.svc."), HostName::External);
         assert_eq!(
             c("MYSQL-0.mysql.db.svc.cluster.local"),
             service("db", "mysql", Some("mysql-0"), false)

@@ -320,3 +320,68 @@ async fn example_applies_server_side() {
     let seccomp = pod.security_context.unwrap().seccomp_profile.unwrap();
     assert_eq!(seccomp.type_, "RuntimeDefault");
 }
+
+/// `depwait rbac` output for another service account, applied with `kubectl apply` into a
+/// namespace that has the namespaced variant installed, leaves the variant's Role alone (both
+/// used to be named `depwait`, so the output rewrote the base's rules): the base's account
+/// still may watch Services there, and the new account only what its wait needs.
+#[tokio::test]
+async fn rbac_output_never_rewrites_the_installed_base() {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::Role;
+    let env = TestEnv::get();
+    let ns = env.namespace("kust-mixed").await;
+    apply_overlay(&ns, "", &["namespaced"]);
+    let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "web"}})).unwrap();
+    Api::<ServiceAccount>::namespaced(env.client(User::Admin).await, &ns)
+        .create(&Default::default(), &sa)
+        .await
+        .unwrap();
+    let rbac = Depwait::new()
+        .args(["rbac", "--service-account", &format!("{ns}/web")])
+        .args(["--pods", &format!("{ns}:app=db")])
+        .spawn()
+        .expect_exit(0)
+        .await;
+    let mut kubectl = Command::new(env.kubectl())
+        .arg("--kubeconfig")
+        .arg(env.kubeconfig(User::Admin))
+        .args(["apply", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    kubectl
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(rbac.stdout.as_bytes())
+        .unwrap();
+    let out = kubectl.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let base = Api::<Role>::namespaced(env.client(User::Admin).await, &ns)
+        .get("depwait")
+        .await
+        .unwrap();
+    let resources: Vec<String> = base
+        .rules
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|r| r.resources.unwrap_or_default())
+        .collect();
+    assert!(
+        resources.contains(&"services".to_string()),
+        "the base Role lost its rules: {resources:?}\n{}",
+        rbac.stdout
+    );
+    env.await_service_account_access((&ns, "web"), &ns, &["list", "watch"], &["pods"], true)
+        .await;
+    env.await_service_account_access((&ns, "web"), &ns, &["list"], &["services"], false)
+        .await;
+}

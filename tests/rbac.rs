@@ -95,18 +95,7 @@ async fn service_account_and_its_rbac(
     ns: &str,
     deps: &[String],
 ) -> support::Finished {
-    let sa: ServiceAccount =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "web"}})).unwrap();
-    Api::<ServiceAccount>::namespaced(env.client(User::Admin).await, ns)
-        .create(&PostParams::default(), &sa)
-        .await
-        .unwrap();
-    Depwait::new()
-        .args(["rbac", "--service-account", &format!("{ns}/web")])
-        .args(deps.iter().cloned())
-        .spawn()
-        .expect_exit(0)
-        .await
+    service_account_and_its_rbac_as(env, ns, "web", deps).await
 }
 
 /// Create every document of `yaml` (Roles, RoleBindings, ClusterRoles, ClusterRoleBindings)
@@ -235,4 +224,341 @@ async fn generated_rbac_covers_jobs_rollouts_and_cluster_scoped_objects() {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     panic!("the generated RBAC never sufficed: {:?}", last.unwrap());
+}
+
+/// `kubectl apply -f -` of `yaml` as admin, as the README pipes `depwait rbac` output.
+fn kubectl_apply(env: &TestEnv, yaml: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env.kubectl())
+        .arg("--kubeconfig")
+        .arg(env.kubeconfig(User::Admin))
+        .args(["apply", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kubectl apply");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(yaml.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl apply failed:\n{}\n{yaml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// One request as the authorizer sees it: (verb, group, resource, namespace, name). A list or
+/// watch with the field selector `metadata.name=NAME` is seen with that name.
+type Ask<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
+/// Whether ServiceAccount `sa_ns/sa` may do `ask`, by SubjectAccessReview.
+async fn may(env: &TestEnv, (sa_ns, sa): (&str, &str), ask: Ask<'_>) -> bool {
+    use k8s_openapi::api::authorization::v1::SubjectAccessReview;
+    let (verb, group, resource, namespace, name) = ask;
+    let review: SubjectAccessReview = serde_json::from_value(serde_json::json!({"spec": {
+        "user": format!("system:serviceaccount:{sa_ns}:{sa}"),
+        "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{sa_ns}"), "system:authenticated"],
+        "resourceAttributes": {
+            "verb": verb, "group": group, "resource": resource,
+            "namespace": namespace.unwrap_or_default(), "name": name.unwrap_or_default(),
+        },
+    }}))
+    .unwrap();
+    Api::<SubjectAccessReview>::all(env.client(User::Admin).await)
+        .create(&PostParams::default(), &review)
+        .await
+        .unwrap()
+        .status
+        .is_some_and(|s| s.allowed)
+}
+
+/// Every `ask` allowed — polled, as new RoleBindings reach the authorizer's cache a moment
+/// after the write (a hang guard, not a timing check).
+async fn assert_allowed(env: &TestEnv, sa: (&str, &str), asks: &[Ask<'_>], yaml: &str) {
+    for ask in asks {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !may(env, sa, *ask).await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{sa:?} may not {ask:?}, which its wait needs; the RBAC applied:\n{yaml}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Every `ask` denied (checked after everything applied is enforced).
+async fn assert_denied(env: &TestEnv, sa: (&str, &str), asks: &[Ask<'_>], yaml: &str) {
+    for ask in asks {
+        assert!(
+            !may(env, sa, *ask).await,
+            "{sa:?} may {ask:?}, more than its wait needs; the RBAC applied:\n{yaml}"
+        );
+    }
+}
+
+/// A kubeconfig for `token` whose context namespace is `ns`: what a pod's in-cluster
+/// configuration gives depwait (its own namespace), outside a pod.
+fn token_kubeconfig_in(env: &TestEnv, token: &str, ns: &str) -> std::path::PathBuf {
+    let path = env.token_kubeconfig(token);
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["contexts"][0]["context"]["namespace"] = ns.into();
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
+}
+
+const SECRET: support::Kind = support::Kind {
+    api_version: "v1",
+    kind: "Secret",
+    plural: "secrets",
+};
+
+/// Issue 14 §1: `depwait rbac` for two service accounts of one namespace — pods, a Service by
+/// flag and by HOST name, a Job, a rollout, a namespaced type written without a namespace, a
+/// cluster-scoped one, `--emit-events` — applied with `kubectl apply` in both orders, leaves
+/// each account exactly its own rules: each wait works with the account's minted token, and
+/// every broader request (other names, other namespaces, lists without the name, the other
+/// account's objects, any pod for the Event) is denied.
+#[tokio::test]
+async fn rbac_for_several_accounts_in_any_order_grants_each_exactly_its_wait() {
+    use serde_json::json;
+    use support::{CONFIG_MAP, DEPLOYMENT, JOB, pod_template, workload_template};
+    let env = TestEnv::get();
+    for web_first in [true, false] {
+        let app = env.namespace("rbac-app").await;
+        let db = env.namespace("rbac-db").await;
+        let cache = env.namespace("rbac-cache").await;
+        let web_deps = vec![
+            "--pods".to_string(),
+            format!("{db}:app=zk"),
+            "--service".into(),
+            format!("{db}/mysql"),
+            format!("redis.{cache}"),
+            "--job".into(),
+            format!("{db}/migrate"),
+            "--rollout".into(),
+            format!("{db}/deploy/api"),
+            "--resource".into(),
+            "secrets/db-password:create".into(),
+            "--resource".into(),
+            format!("ns/{db}:create"),
+        ];
+        let worker_deps = vec![
+            "--job".to_string(),
+            format!("{db}/backfill"),
+            "--resource".into(),
+            format!("{db}/cm/settings:create"),
+            "--resource".into(),
+            format!("namespace/{cache}:create"),
+        ];
+        let mut web_rbac = web_deps.clone();
+        web_rbac.push("--emit-events".into());
+        let web_yaml = service_account_and_its_rbac_as(env, &app, "web", &web_rbac)
+            .await
+            .stdout;
+        let worker_yaml = service_account_and_its_rbac_as(env, &app, "worker", &worker_deps)
+            .await
+            .stdout;
+        if web_first {
+            kubectl_apply(env, &web_yaml);
+            kubectl_apply(env, &worker_yaml);
+        } else {
+            kubectl_apply(env, &worker_yaml);
+            kubectl_apply(env, &web_yaml);
+        }
+        let both = format!("{web_yaml}---\n{worker_yaml}");
+        let (web, worker) = ((app.as_str(), "web"), (app.as_str(), "worker"));
+        let (a, d, c) = (Some(app.as_str()), Some(db.as_str()), Some(cache.as_str()));
+        let web_needs: Vec<Ask> = vec![
+            ("list", "", "pods", d, None),
+            ("watch", "", "pods", d, None),
+            ("list", "", "services", d, Some("mysql")),
+            ("watch", "", "services", d, Some("mysql")),
+            ("list", "", "services", c, Some("redis")),
+            ("list", "discovery.k8s.io", "endpointslices", d, None),
+            ("watch", "discovery.k8s.io", "endpointslices", c, None),
+            ("list", "batch", "jobs", d, Some("migrate")),
+            ("watch", "batch", "jobs", d, Some("migrate")),
+            ("list", "apps", "deployments", d, Some("api")),
+            ("list", "", "secrets", a, Some("db-password")),
+            ("watch", "", "secrets", a, Some("db-password")),
+            ("list", "", "namespaces", None, Some(db.as_str())),
+            ("create", "", "events", a, None),
+        ];
+        let worker_needs: Vec<Ask> = vec![
+            ("list", "batch", "jobs", d, Some("backfill")),
+            ("watch", "batch", "jobs", d, Some("backfill")),
+            ("list", "", "configmaps", d, Some("settings")),
+            ("list", "", "namespaces", None, Some(cache.as_str())),
+        ];
+        assert_allowed(env, web, &web_needs, &both).await;
+        assert_allowed(env, worker, &worker_needs, &both).await;
+        let web_must_not: Vec<Ask> = vec![
+            // One Secret, not every Secret: not by name, not by list, not elsewhere.
+            ("list", "", "secrets", a, None),
+            ("get", "", "secrets", a, Some("other")),
+            ("list", "", "secrets", d, Some("db-password")),
+            ("list", "", "secrets", None, None),
+            ("list", "", "services", d, None),
+            ("get", "", "services", d, Some("other")),
+            ("list", "batch", "jobs", d, None),
+            ("list", "apps", "deployments", d, Some("other")),
+            ("list", "", "pods", a, None),
+            // --emit-events without --pod-name reads no pod (the pod passes POD_UID).
+            ("get", "", "pods", a, Some("web-0")),
+            ("list", "", "namespaces", None, None),
+            ("delete", "", "namespaces", None, Some(db.as_str())),
+            ("create", "", "events", d, None),
+            // The other account's objects.
+            ("list", "batch", "jobs", d, Some("backfill")),
+            ("list", "", "configmaps", d, Some("settings")),
+            ("list", "", "namespaces", None, Some(cache.as_str())),
+        ];
+        let worker_must_not: Vec<Ask> = vec![
+            ("list", "batch", "jobs", d, Some("migrate")),
+            ("list", "", "configmaps", d, None),
+            ("list", "", "configmaps", a, Some("settings")),
+            ("list", "", "namespaces", None, Some(db.as_str())),
+            ("list", "", "secrets", a, Some("db-password")),
+            ("list", "", "pods", d, None),
+            ("create", "", "events", a, None),
+        ];
+        assert_denied(env, web, &web_must_not, &both).await;
+        assert_denied(env, worker, &worker_must_not, &both).await;
+
+        // Everything each account waits for, ready.
+        env.create_pod(&db, "zk-0", &[("app", "zk")]).await;
+        env.set_pod_ready(&db, "zk-0", true).await;
+        for (ns, service) in [(&db, "mysql"), (&cache, "redis")] {
+            env.create_service(ns, service, false).await;
+            env.set_endpoint_slice(ns, service, &format!("{service}-a"), &[(None, true)])
+                .await;
+        }
+        for job in ["migrate", "backfill"] {
+            env.create(
+                Some(&db),
+                JOB,
+                json!({"metadata": {"name": job}, "spec": {"template": pod_template(job)}}),
+            )
+            .await;
+            env.set_status(
+                Some(&db),
+                JOB,
+                job,
+                json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}),
+            )
+            .await;
+        }
+        env.create(
+            Some(&db),
+            DEPLOYMENT,
+            json!({"metadata": {"name": "api"}, "spec": {"replicas": 1,
+                "selector": {"matchLabels": {"app": "api"}}, "template": workload_template("api")}}),
+        )
+        .await;
+        env.set_status(
+            Some(&db),
+            DEPLOYMENT,
+            "api",
+            json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1}),
+        )
+        .await;
+        env.create(
+            Some(&app),
+            SECRET,
+            json!({"metadata": {"name": "db-password"}}),
+        )
+        .await;
+        env.create(
+            Some(&db),
+            CONFIG_MAP,
+            json!({"metadata": {"name": "settings"}}),
+        )
+        .await;
+
+        for (account, deps) in [("web", &web_deps), ("worker", &worker_deps)] {
+            let token = env.service_account_token(&app, account).await;
+            let kubeconfig = token_kubeconfig_in(env, &token, &app);
+            let done = Depwait::new()
+                .kubeconfig(kubeconfig.clone())
+                .args(deps.iter().cloned())
+                .run(std::time::Duration::from_secs(60))
+                .await;
+            assert_eq!(done.code, Some(0), "{account}: {done:?}\n{both}");
+        }
+        // A real request past the grant is refused: another Secret, the other account's Job.
+        let token = env.service_account_token(&app, "web").await;
+        Depwait::new()
+            .kubeconfig(token_kubeconfig_in(env, &token, &app))
+            .args(["--resource", "secrets/other:create"])
+            .spawn()
+            .expect_exit(3)
+            .await;
+        Depwait::new()
+            .kubeconfig(token_kubeconfig_in(env, &token, &app))
+            .args(["--job".to_string(), format!("{db}/backfill")])
+            .spawn()
+            .expect_exit(3)
+            .await;
+    }
+}
+
+/// Create service account `name` in `ns` and print `depwait rbac` for it and `deps`.
+async fn service_account_and_its_rbac_as(
+    env: &TestEnv,
+    ns: &str,
+    name: &str,
+    deps: &[String],
+) -> support::Finished {
+    let sa: ServiceAccount =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
+    Api::<ServiceAccount>::namespaced(env.client(User::Admin).await, ns)
+        .create(&PostParams::default(), &sa)
+        .await
+        .unwrap();
+    Depwait::new()
+        .args(["rbac", "--service-account", &format!("{ns}/{name}")])
+        .args(deps.iter().cloned())
+        .spawn()
+        .expect_exit(0)
+        .await
+}
+
+/// A custom type written without its group or a namespace (`--resource widget/w1`): with
+/// credentials, `depwait rbac` asks discovery, which says it is namespaced — a Role in the
+/// account's namespace on that one object, never a ClusterRole; without a server to ask, exit 2
+/// asking for the namespace.
+#[tokio::test]
+async fn custom_types_without_a_namespace_are_scoped_by_discovery_or_refused() {
+    let env = TestEnv::get();
+    let group = format!("rbac{}.example.com", std::process::id());
+    env.install_crd(&group, "Widget", "widgets").await;
+    let app = env.namespace("rbac-crd").await;
+    let done = service_account_and_its_rbac(
+        env,
+        &app,
+        &["--resource".to_string(), "widget/w1:create".into()],
+    )
+    .await;
+    assert!(!done.stdout.contains("ClusterRole"), "{done:?}");
+    assert!(
+        done.stdout.contains(&format!(
+            "namespace: {app}\nrules:\n- apiGroups: [\"{group}\"]\n  resources: [\"widgets\"]\n  resourceNames: [\"w1\"]\n"
+        )),
+        "{done:?}"
+    );
+    let done = Depwait::new()
+        .kubeconfig("/nonexistent/kubeconfig".into())
+        .args(["rbac", "--service-account", &format!("{app}/web")])
+        .args(["--resource", "widget/w1:create"])
+        .spawn()
+        .expect_exit(2)
+        .await;
+    assert!(done.stderr.contains("NAMESPACE/widget/w1"), "{done:?}");
 }
