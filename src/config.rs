@@ -42,9 +42,11 @@ pub struct Config {
     pub termination_log: PathBuf,
 }
 
-/// A configuration mistake, phrased so the user can fix it.
+/// A configuration mistake, phrased so the user can fix it. What the user typed is quoted
+/// escaped ([`crate::text::escape`]): a control character in an argument cannot reach the
+/// terminal or the termination message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{name}: {problem}\n  example: {example}")]
+#[error("{}: {}\n  example: {example}", crate::text::Escaped(name), crate::text::Escaped(problem))]
 pub struct ConfigError {
     /// The flag or variable at fault, with position where useful (`--pods #2`).
     pub name: String,

@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::probe::StatusSet;
 use crate::selector::LabelSelector;
+use crate::text::Url;
 
 /// One thing that must be Ready before the pod may start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +48,8 @@ pub enum Target {
     },
     /// An HTTP(S) URL answering a GET with an accepted status (`--http`); probed.
     Http {
-        /// The URL, without the `#STATUSES` suffix.
-        url: String,
+        /// The URL, without the `#STATUSES` suffix; shown redacted.
+        url: Url,
         /// Accepted statuses (2xx by default).
         accept: StatusSet,
     },
@@ -291,8 +292,8 @@ pub enum SourceKey {
     },
     /// An HTTP(S) GET probed with backoff.
     Http {
-        /// The URL.
-        url: String,
+        /// The URL; shown redacted.
+        url: Url,
         /// Accepted statuses.
         accept: StatusSet,
     },

@@ -24,6 +24,7 @@
 //! - [`exit`]: the exit-code contract.
 //! - [`files`]: reading the files depwait is pointed at, bounded in size and time.
 //! - [`telemetry`]: log set-up.
+//! - [`text`]: escaping cluster and user text for output; redacting URLs' credentials.
 
 pub mod access;
 pub mod aggregate;
@@ -45,6 +46,7 @@ pub mod report;
 pub mod selector;
 pub mod sources;
 pub mod telemetry;
+pub mod text;
 pub mod watch;
 
 use kube::Client;
