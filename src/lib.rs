@@ -90,6 +90,7 @@ pub async fn run(mut config: Config) -> ExitCode {
 
     let (mut board, keys) = Board::new(config.dependencies);
     report::starting(&board, config.timeout);
+    report::duplicates(&config.duplicates);
     let (tx, rx) = mpsc::unbounded_channel();
     let mut running = sources::Running::start(client.as_ref(), &keys, tx);
     let outcome = aggregate::wait(

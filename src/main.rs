@@ -90,6 +90,7 @@ async fn check(config: Config) -> ExitCode {
             return ExitCode::Usage;
         }
     };
+    report::duplicates(&config.duplicates);
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let (code, text) = depwait::check::run(config.dependencies, client, color).await;
     if code == ExitCode::ApiError {

@@ -37,6 +37,33 @@ pub fn starting(board: &Board, timeout: Option<Duration>) {
     );
 }
 
+/// One line for the dependencies given more than once (see [`crate::config::Duplicate`]):
+/// each is waited for and counted once. Nothing when there are none.
+pub fn duplicates(dropped: &[crate::config::Duplicate]) {
+    if dropped.is_empty() {
+        return;
+    }
+    let each: Vec<String> = dropped
+        .iter()
+        .map(|d| {
+            format!(
+                "{} is the same as {} ({})",
+                Escaped(&d.origin),
+                Escaped(&d.same_as),
+                Escaped(&d.dependency)
+            )
+        })
+        .collect();
+    tracing::info!(
+        event = "duplicates",
+        ignored = dropped.len(),
+        "ignoring {} duplicate {}, each is waited for once: {}",
+        dropped.len(),
+        if dropped.len() == 1 { "dependency" } else { "dependencies" },
+        each.join("; ")
+    );
+}
+
 /// Progress as log lines on stderr.
 pub struct LogProgress;
 
