@@ -186,7 +186,10 @@ async fn probe_once(key: &SourceKey) -> (bool, String) {
 fn table(rows: &[[String; 4]], color: bool) -> String {
     let rows: Vec<[String; 4]> = rows
         .iter()
-        .map(|row| row.clone().map(|cell| crate::text::escape(&cell).into_owned()))
+        .map(|row| {
+            row.clone()
+                .map(|cell| crate::text::escape(&cell).into_owned())
+        })
         .collect();
     let width = |c: usize| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0);
     let widths = [width(0), width(1), width(2)];
@@ -262,6 +265,9 @@ mod tests {
         assert_eq!(out.lines().count(), 2, "{out}");
         assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
         assert!(out.contains("a\\x1b[2J"), "{out}");
-        assert!(out.contains("p: \\r\\nINFO all dependencies ready\\x07"), "{out}");
+        assert!(
+            out.contains("p: \\r\\nINFO all dependencies ready\\x07"),
+            "{out}"
+        );
     }
 }

@@ -86,7 +86,11 @@ fn dedupe(deps: &mut Vec<Dependency>) -> Vec<Duplicate> {
 /// escaped ([`crate::text::escape`]): a control character in an argument cannot reach the
 /// terminal or the termination message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}: {}\n  example: {example}", crate::text::Escaped(name), crate::text::Escaped(problem))]
+#[error(
+    "{}: {}\n  example: {example}",
+    crate::text::Escaped(name),
+    crate::text::Escaped(problem)
+)]
 pub struct ConfigError {
     /// The flag or variable at fault, with position where useful (`--pods #2`).
     pub name: String,
@@ -547,8 +551,15 @@ mod tests {
         let file = dir.path().join("deps.yaml");
         std::fs::write(&file, "pods: ['db:app=zk']\nhttp: ['http://h/?a=1']\n").unwrap();
         let c = Config::from_input(Input {
-            pods: vec!["db:app=zk".into(), "db:app==zk".into(), "db:app=zk:1".into()],
-            namespace_label_dict: Some(sourced("NAMESPACE_LABEL_DICT", r#"{"db": [{"app": "zk"}]}"#)),
+            pods: vec![
+                "db:app=zk".into(),
+                "db:app==zk".into(),
+                "db:app=zk:1".into(),
+            ],
+            namespace_label_dict: Some(sourced(
+                "NAMESPACE_LABEL_DICT",
+                r#"{"db": [{"app": "zk"}]}"#,
+            )),
             http: vec!["http://h/?a=2".into()],
             config: Some(file),
             ..input()
@@ -557,7 +568,12 @@ mod tests {
         let shown: Vec<String> = c.dependencies.iter().map(|d| d.to_string()).collect();
         assert_eq!(
             shown,
-            ["db app=zk", "db app=zk (min 1)", "http http://h/?a=***", "http http://h/?a=***"],
+            [
+                "db app=zk",
+                "db app=zk (min 1)",
+                "http http://h/?a=***",
+                "http http://h/?a=***"
+            ],
             "query values differ: two dependencies, shown alike"
         );
         let dropped: Vec<(&str, &str)> = c

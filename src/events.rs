@@ -49,11 +49,7 @@ impl Target {
 /// pod's UID because it could not be read.
 pub async fn emit(client: &Client, target: &Target, message: &str) {
     // POD_NAME and POD_NAMESPACE are the user's text: shown escaped, like everything else.
-    let pod = format!(
-        "{}/{}",
-        Escaped(&target.namespace),
-        Escaped(&target.name)
-    );
+    let pod = format!("{}/{}", Escaped(&target.namespace), Escaped(&target.name));
     let uid = match &target.uid {
         Some(uid) => Some(uid.clone()),
         None => match Api::<Pod>::namespaced(client.clone(), &target.namespace)

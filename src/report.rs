@@ -59,7 +59,11 @@ pub fn duplicates(dropped: &[crate::config::Duplicate]) {
         ignored = dropped.len(),
         "ignoring {} duplicate {}, each is waited for once: {}",
         dropped.len(),
-        if dropped.len() == 1 { "dependency" } else { "dependencies" },
+        if dropped.len() == 1 {
+            "dependency"
+        } else {
+            "dependencies"
+        },
         each.join("; ")
     );
 }

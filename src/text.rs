@@ -222,7 +222,14 @@ mod tests {
             "[ -~]{0,8}",
             proptest::char::range('\0', '\u{a0}').prop_map(String::from),
             proptest::sample::select(vec![
-                "\u{202e}", "\u{2066}", "\u{200f}", "\u{061c}", "\u{2028}", "\\", "\\x1b", "é",
+                "\u{202e}",
+                "\u{2066}",
+                "\u{200f}",
+                "\u{061c}",
+                "\u{2028}",
+                "\\",
+                "\\x1b",
+                "é",
                 "\u{1f600}",
             ])
             .prop_map(String::from),

@@ -249,7 +249,10 @@ mod tests {
         assert!(e.problem.starts_with("http: [1] `ftp://x/`: "), "{e}");
         assert!(e.problem.contains("line 3"), "{e}");
         let e = read_text("http: ['http://u:s3cret@x:99999/?token=t0k']\n").unwrap_err();
-        assert!(e.problem.contains("`http://u:***@x:99999/?token=***`"), "{e}");
+        assert!(
+            e.problem.contains("`http://u:***@x:99999/?token=***`"),
+            "{e}"
+        );
         assert!(!e.to_string().contains("s3cret") && !e.to_string().contains("t0k"));
         let e = read("/nonexistent/deps.yaml".as_ref(), "cluster.local").unwrap_err();
         assert!(e.problem.contains("cannot read it"), "{e}");

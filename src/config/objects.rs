@@ -275,7 +275,9 @@ pub(super) fn parse_http(spec: &str, index: usize) -> Result<Dependency, ConfigE
         .parse()
         .map_err(|e| err(format!("`{shown}` is not a URL: {e}")))?;
     if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return Err(err(format!("`{shown}` must start with http:// or https://")));
+        return Err(err(format!(
+            "`{shown}` must start with http:// or https://"
+        )));
     }
     let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);

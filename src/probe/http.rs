@@ -199,10 +199,7 @@ impl Http {
 /// client sees, and could quote in an error, has none. Errors never quote the URL.
 fn request(url: &Url) -> Result<http::Request<Empty<Bytes>>, String> {
     use base64::Engine;
-    let uri: http::Uri = url
-        .as_sent()
-        .parse()
-        .map_err(|e| format!("bad URL: {e}"))?;
+    let uri: http::Uri = url.as_sent().parse().map_err(|e| format!("bad URL: {e}"))?;
     let mut parts = uri.into_parts();
     let mut authorization = None;
     if let Some((userinfo, host)) = parts
@@ -273,7 +270,10 @@ mod tests {
 
     #[test]
     fn userinfo_is_sent_as_basic_auth_and_left_out_of_the_uri() {
-        let r = request(&Url::new("http://us%65r:p%40ss:word@127.0.0.1:8080/ready?x=1")).unwrap();
+        let r = request(&Url::new(
+            "http://us%65r:p%40ss:word@127.0.0.1:8080/ready?x=1",
+        ))
+        .unwrap();
         assert_eq!(r.uri().to_string(), "http://127.0.0.1:8080/ready?x=1");
         let auth = &r.headers()[http::header::AUTHORIZATION];
         // base64("user:p@ss:word")
