@@ -226,8 +226,19 @@ impl Dependency {
 
 impl fmt::Display for Dependency {
     /// `namespace-1 app=MyApp`, `db app=zk (min 2)`, `service db/mysql-read`,
-    /// `mysql-0.mysql.db`, `api.example.com`: the name used in every log line.
+    /// `mysql-0.mysql.db`, `api.example.com`: the name used in every log line, in the check
+    /// table and in `depwait rbac`'s comments. Escaped ([`crate::text::escape`]): a
+    /// `jsonpath=` value is free text, and a newline in it must not start a line of its own —
+    /// in a log, or in YAML piped to `kubectl apply`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = String::new();
+        self.write_unescaped(&mut shown)?;
+        f.write_str(&crate::text::escape(&shown))
+    }
+}
+
+impl Dependency {
+    fn write_unescaped(&self, f: &mut impl fmt::Write) -> fmt::Result {
         match &self.target {
             Target::Pods {
                 namespace,
