@@ -94,15 +94,32 @@ impl Url {
     }
 }
 
+impl Url {
+    /// The URL as people see it: [`redact`]ed, but with the userinfo found by parsing, so a
+    /// path's `@` (`/users/@me`) is not taken for one.
+    fn shown(&self) -> String {
+        let parsed = self.0.parse::<http::Uri>().ok();
+        match (
+            parsed.as_ref().and_then(|u| u.authority()),
+            self.0.split_once("://"),
+        ) {
+            (Some(authority), Some((scheme, rest))) if rest.starts_with(authority.as_str()) => {
+                format!("{scheme}://{}", redact_url(rest, authority.as_str().len()))
+            }
+            _ => redact(&self.0).into_owned(),
+        }
+    }
+}
+
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&escape(&redact(&self.0)))
+        f.write_str(&escape(&self.shown()))
     }
 }
 
 impl fmt::Debug for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Url({:?})", redact(&self.0))
+        write!(f, "Url({:?})", self.shown())
     }
 }
 
@@ -130,15 +147,21 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// One URL from just after `://` to its end. Its userinfo ends at the last `@` before the
-/// query: a password with a raw `/` (no valid URL has one, but a mistyped one can) is hidden
-/// too, at the price of hiding a path's `@` in text that quotes such a URL.
+/// One URL quoted in free text, from just after `://` to its end. Its userinfo ends at the
+/// last `@` anywhere in it: a password with a raw `/`, `?` or `#` (no valid URL has one, but a
+/// mistyped one can) is hidden too, at the price of hiding a path's `@` in text that quotes
+/// such a URL.
 fn redact_after_scheme(url: &str) -> String {
-    let query_start = url.find(['?', '#']).unwrap_or(url.len());
-    let authority_end = match url[..query_start].rfind('@') {
+    let authority_end = match url.rfind('@') {
         Some(at) => at + url[at..].find(['/', '?', '#']).unwrap_or(url.len() - at),
         None => url.find(['/', '?', '#']).unwrap_or(url.len()),
     };
+    redact_url(url, authority_end)
+}
+
+/// A URL from just after `://`, its authority ending at `authority_end`: the userinfo's
+/// password and every query value masked.
+fn redact_url(url: &str, authority_end: usize) -> String {
     let (authority, path) = url.split_at(authority_end);
     let mut out = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
@@ -315,10 +338,17 @@ mod tests {
             "--http #2 `http://a:***@h/?k=***#200`: `99999` is not a port"
         );
         assert_eq!(redact("no url here: a:b@c"), "no url here: a:b@c");
+        for typo in ["pa/ss", "pa?ss", "pa#ss"] {
+            assert_eq!(
+                redact(&format!("`http://u:{typo}@h/x` is not a URL")),
+                "`http://u:***@h/x` is not a URL",
+                "a mistyped password with a raw `/`, `?` or `#` is hidden too"
+            );
+        }
         assert_eq!(
-            redact("`http://u:pa/ss@h/x` is not a URL"),
-            "`http://u:***@h/x` is not a URL",
-            "a mistyped password with a raw `/` is hidden too"
+            shown("https://host/users/@me?x=1"),
+            "https://host/users/@me?x=***",
+            "a parsed URL's path keeps its `@`"
         );
     }
 }

@@ -267,6 +267,13 @@ pub(super) fn parse_http(spec: &str, index: usize) -> Result<Dependency, ConfigE
         example: HTTP_EXAMPLE,
     };
     let (url, accept) = match spec.trim().split_once('#') {
+        // Quoting this fragment would quote the rest of a password.
+        Some((url, statuses)) if url.contains("://") && statuses.contains('@') => {
+            return Err(err(format!(
+                "a `#` in the credentials of `{}` ends the URL there; write it as %23",
+                text::redact(url)
+            )));
+        }
         Some((url, statuses)) => (url, StatusSet::parse(statuses).map_err(err)?),
         None => (spec.trim(), StatusSet::default()),
     };
@@ -498,6 +505,8 @@ mod tests {
             "http://user:s3cret@bad_host/?token=t0k",
             "http://user:s3/cret@host/?token=t0k",
             "http://user:s3cret@host/?token=t0k#abc",
+            "http://user:s3#cret@host/?token=t0k",
+            "http://user:s3?cret@host/?token=t0k",
             "gopher://user:s3cret@host/?token=t0k",
         ] {
             let e = parse_http(bad, 1).unwrap_err().to_string();
