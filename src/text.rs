@@ -9,9 +9,10 @@
 //! `\u{202e}`). It is applied where text is *interpolated into output*, not where it enters:
 //! the progress lines, heartbeat and summary ([`crate::report`], which also makes the
 //! termination message and the Event's message), the `depwait check` table
-//! ([`crate::check`]), the Event ([`crate::events`]) and configuration errors. A new kind of
-//! dependency needs nothing: whatever its readiness rule writes into a summary, and whatever its
-//! `Display` shows, passes through those few sinks.
+//! ([`crate::check`]), the Event ([`crate::events`]), configuration errors
+//! ([`crate::config::ConfigError`]) and a dependency's own `Display` (which `depwait rbac`
+//! quotes in YAML comments). A new kind of dependency needs nothing: whatever its readiness rule
+//! writes into a summary, and whatever its `Display` shows, passes through those few sinks.
 //!
 //! The escape is idempotent (escaping twice gives what escaping once gives: its output holds
 //! only printable characters, and a backslash is left as it is), so a sink never has to know
