@@ -83,13 +83,14 @@ fn dedupe(deps: &mut Vec<Dependency>) -> Vec<Duplicate> {
 }
 
 /// A configuration mistake, phrased so the user can fix it. What the user typed is quoted
-/// escaped ([`crate::text::escape`]): a control character in an argument cannot reach the
-/// terminal or the termination message.
+/// redacted and escaped ([`crate::text`]): a URL's password or query value (in a flag, or in a
+/// `--config` key the parser quotes back) and a control character in an argument cannot reach
+/// the terminal or the termination message, whichever parser wrote the words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{}: {}\n  example: {example}",
-    crate::text::Escaped(name),
-    crate::text::Escaped(problem)
+    crate::text::Escaped(crate::text::redact(name)),
+    crate::text::Escaped(crate::text::redact(problem))
 )]
 pub struct ConfigError {
     /// The flag or variable at fault, with position where useful (`--pods #2`).
