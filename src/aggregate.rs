@@ -234,6 +234,9 @@ impl Board {
                             t.namespace, t.name
                         )),
                     },
+                    Some(ServiceKind::ExternalName(name)) if t.min > 1 => {
+                        endpoints::external_name_with_min(&t.namespace, &t.name, &name, t.min)
+                    }
                     Some(ServiceKind::ExternalName(name)) => {
                         self.external_of[dep] = Some(name.clone());
                         let key = SourceKey::Dns(name.clone());

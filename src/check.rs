@@ -61,7 +61,10 @@ pub async fn run(
                 }
                 // The same judgement as the waiter's: a 403 is an answer, a 503 is not.
                 Err(Verdict::Fatal(error)) => {
-                    return (ExitCode::ApiError, format!("depwait: {error}\n"));
+                    return (
+                        ExitCode::ApiError,
+                        format!("depwait: {}\n", crate::text::Escaped(error)),
+                    );
                 }
                 Err(Verdict::Retry(reason)) => board.set_phase(index, Phase::Failing(reason)),
             },
@@ -194,12 +197,21 @@ async fn probe_once(key: &SourceKey) -> (bool, String) {
     }
 }
 
-/// Left-aligned columns two spaces apart; STATE coloured when `color`.
+/// Left-aligned columns two spaces apart; STATE coloured when `color`. Every cell is escaped
+/// first ([`crate::text::escape`]): details and names come from the cluster, and a newline or
+/// escape sequence in one must neither reach the terminal nor break the columns.
 fn table(rows: &[[String; 4]], color: bool) -> String {
+    let rows: Vec<[String; 4]> = rows
+        .iter()
+        .map(|row| {
+            row.clone()
+                .map(|cell| crate::text::escape(&cell).into_owned())
+        })
+        .collect();
     let width = |c: usize| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0);
     let widths = [width(0), width(1), width(2)];
     let mut out = String::new();
-    for row in rows {
+    for row in &rows {
         let state = format!("{:w$}", row[1], w = widths[1]);
         let state = match (color, row[1].as_str()) {
             (true, "READY") => format!("\x1b[32m{state}\x1b[0m"),
@@ -253,5 +265,26 @@ mod tests {
              b app=longer  NOT READY  0/2    p: Pending\n"
         );
         assert!(table(&rows, true).contains("\x1b[32mREADY    \x1b[0m"));
+    }
+
+    #[test]
+    fn cells_are_escaped_and_stay_on_their_line() {
+        let rows = [
+            ["D".into(), "S".into(), "R".into(), "X".into()],
+            [
+                "a\x1b[2J".into(),
+                "NOT READY".into(),
+                "0/1".into(),
+                "p: \r\nINFO all dependencies ready\x07".into(),
+            ],
+        ];
+        let out = table(&rows, false);
+        assert_eq!(out.lines().count(), 2, "{out}");
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        assert!(out.contains("a\\x1b[2J"), "{out}");
+        assert!(
+            out.contains("p: \\r\\nINFO all dependencies ready\\x07"),
+            "{out}"
+        );
     }
 }

@@ -40,11 +40,58 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Where the failure summary goes.
     pub termination_log: PathBuf,
+    /// Dependencies given more than once, dropped from `dependencies` (logged once at start).
+    pub duplicates: Vec<Duplicate>,
 }
 
-/// A configuration mistake, phrased so the user can fix it.
+/// A dependency given more than once — `--pods a:x=y` twice, or a flag and a `--config` entry
+/// or `NAMESPACE_LABEL_DICT` object that say the same after normalisation (`a==b` is `a=b`):
+/// waited for, shown and counted once, the first one written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// Where the dropped copy was written (`--pods #2`).
+    pub origin: String,
+    /// Where the one kept was written (`--pods #1`).
+    pub same_as: String,
+    /// The dependency, as log lines name it.
+    pub dependency: String,
+}
+
+/// Drop every dependency equal to an earlier one; returns what was dropped. Candidates are
+/// grouped by their sources first, so a long `NAMESPACE_LABEL_DICT` costs no quadratic scan.
+fn dedupe(deps: &mut Vec<Dependency>) -> Vec<Duplicate> {
+    let mut by_sources: std::collections::HashMap<Vec<crate::dependency::SourceKey>, Vec<usize>> =
+        std::collections::HashMap::new();
+    let mut kept: Vec<Dependency> = Vec::with_capacity(deps.len());
+    let mut dropped = Vec::new();
+    for dep in deps.drain(..) {
+        let same = by_sources.entry(dep.sources()).or_default();
+        match same.iter().find(|&&i| kept[i].target == dep.target) {
+            Some(&i) => dropped.push(Duplicate {
+                dependency: dep.to_string(),
+                origin: dep.origin,
+                same_as: kept[i].origin.clone(),
+            }),
+            None => {
+                same.push(kept.len());
+                kept.push(dep);
+            }
+        }
+    }
+    *deps = kept;
+    dropped
+}
+
+/// A configuration mistake, phrased so the user can fix it. What the user typed is quoted
+/// redacted and escaped ([`crate::text`]): a URL's password or query value (in a flag, or in a
+/// `--config` key the parser quotes back) and a control character in an argument cannot reach
+/// the terminal or the termination message, whichever parser wrote the words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{name}: {problem}\n  example: {example}")]
+#[error(
+    "{}: {}\n  example: {example}",
+    crate::text::Escaped(crate::text::redact(name)),
+    crate::text::Escaped(crate::text::redact(problem))
+)]
 pub struct ConfigError {
     /// The flag or variable at fault, with position where useful (`--pods #2`).
     pub name: String,
@@ -108,6 +155,7 @@ impl Config {
         if let Some(path) = &input.config {
             dependencies.extend(file::read(path, &input.cluster_domain)?);
         }
+        let duplicates = dedupe(&mut dependencies);
         if dependencies.is_empty() {
             return Err(ConfigError {
                 name: "dependencies".into(),
@@ -123,6 +171,7 @@ impl Config {
             emit_events: input.emit_events,
             log_format: input.log_format,
             termination_log: input.termination_log,
+            duplicates,
         })
     }
 }
@@ -493,6 +542,55 @@ mod tests {
             r#"NAMESPACE_LABEL_DICT["namespace-2"][1]"#
         );
         assert_eq!(c.timeout, Some(Duration::from_secs(300)));
+    }
+
+    /// The same dependency twice, in any of its spellings or sources, is waited for once; a
+    /// different MIN is a different dependency.
+    #[test]
+    fn duplicates_are_dropped_and_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("deps.yaml");
+        std::fs::write(&file, "pods: ['db:app=zk']\nhttp: ['http://h/?a=1']\n").unwrap();
+        let c = Config::from_input(Input {
+            pods: vec![
+                "db:app=zk".into(),
+                "db:app==zk".into(),
+                "db:app=zk:1".into(),
+            ],
+            namespace_label_dict: Some(sourced(
+                "NAMESPACE_LABEL_DICT",
+                r#"{"db": [{"app": "zk"}]}"#,
+            )),
+            http: vec!["http://h/?a=2".into()],
+            config: Some(file),
+            ..input()
+        })
+        .unwrap();
+        let shown: Vec<String> = c.dependencies.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "db app=zk",
+                "db app=zk (min 1)",
+                "http http://h/?a=***",
+                "http http://h/?a=***"
+            ],
+            "query values differ: two dependencies, shown alike"
+        );
+        let dropped: Vec<(&str, &str)> = c
+            .duplicates
+            .iter()
+            .map(|d| (d.origin.as_str(), d.same_as.as_str()))
+            .collect();
+        assert_eq!(
+            dropped,
+            [
+                ("--pods #2", "--pods #1"),
+                (r#"NAMESPACE_LABEL_DICT["db"][0]"#, "--pods #1"),
+                ("--config pods[0]", "--pods #1"),
+            ]
+        );
+        assert_eq!(c.duplicates[0].dependency, "db app=zk");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::probe::StatusSet;
 use crate::selector::LabelSelector;
+use crate::text::Url;
 
 /// One thing that must be Ready before the pod may start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +48,8 @@ pub enum Target {
     },
     /// An HTTP(S) URL answering a GET with an accepted status (`--http`); probed.
     Http {
-        /// The URL, without the `#STATUSES` suffix.
-        url: String,
+        /// The URL, without the `#STATUSES` suffix; shown redacted.
+        url: Url,
         /// Accepted statuses (2xx by default).
         accept: StatusSet,
     },
@@ -225,8 +226,19 @@ impl Dependency {
 
 impl fmt::Display for Dependency {
     /// `namespace-1 app=MyApp`, `db app=zk (min 2)`, `service db/mysql-read`,
-    /// `mysql-0.mysql.db`, `api.example.com`: the name used in every log line.
+    /// `mysql-0.mysql.db`, `api.example.com`: the name used in every log line, in the check
+    /// table and in `depwait rbac`'s comments. Escaped ([`crate::text::escape`]): a
+    /// `jsonpath=` value is free text, and a newline in it must not start a line of its own —
+    /// in a log, or in YAML piped to `kubectl apply`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = String::new();
+        self.write_unescaped(&mut shown)?;
+        f.write_str(&crate::text::escape(&shown))
+    }
+}
+
+impl Dependency {
+    fn write_unescaped(&self, f: &mut impl fmt::Write) -> fmt::Result {
         match &self.target {
             Target::Pods {
                 namespace,
@@ -291,8 +303,8 @@ pub enum SourceKey {
     },
     /// An HTTP(S) GET probed with backoff.
     Http {
-        /// The URL.
-        url: String,
+        /// The URL; shown redacted.
+        url: Url,
         /// Accepted statuses.
         accept: StatusSet,
     },

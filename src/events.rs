@@ -13,6 +13,8 @@ use kube::api::PostParams;
 use kube::{Api, Client};
 use serde_json::json;
 
+use crate::text::Escaped;
+
 /// The reason every depwait Event carries, for alert rules to match on.
 pub const REASON: &str = "DependenciesNotReady";
 
@@ -43,17 +45,39 @@ impl Target {
 }
 
 /// Record a Warning Event on `target` saying what is not ready. Best effort: a failure is
-/// logged and does not change the exit code.
+/// logged and does not change the exit code, and the line says what happened — recorded (and
+/// under which name), not recorded because the pod does not exist, or recorded without the
+/// pod's UID because it could not be read.
 pub async fn emit(client: &Client, target: &Target, message: &str) {
+    // POD_NAME and POD_NAMESPACE are the user's text: shown escaped, like everything else.
+    let pod = format!("{}/{}", Escaped(&target.namespace), Escaped(&target.name));
     let uid = match &target.uid {
         Some(uid) => Some(uid.clone()),
-        None => Api::<Pod>::namespaced(client.clone(), &target.namespace)
-            .get(&target.name)
+        None => match Api::<Pod>::namespaced(client.clone(), &target.namespace)
+            .get_opt(&target.name)
             .await
-            .ok()
-            .and_then(|p| p.metadata.uid),
+        {
+            Ok(Some(p)) => p.metadata.uid,
+            Ok(None) => {
+                tracing::warn!(
+                    event = "kubernetes_event",
+                    "no Event recorded: pod {pod} (POD_NAMESPACE/POD_NAME) does not exist; set POD_NAME and POD_NAMESPACE from the downward API (fieldPath metadata.name and metadata.namespace)"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    event = "kubernetes_event",
+                    "could not read pod {pod} for its UID (set POD_UID from the downward API, fieldPath metadata.uid, or allow `get` on `pods` there): {}; recording the Event without it, which `kubectl describe pod` may not show",
+                    Escaped(&e)
+                );
+                None
+            }
+        },
     };
     let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    // `message` is the summary, its cluster text already escaped by `report`; its newlines
+    // between dependencies are depwait's own.
     let mut message = message.to_string();
     if message.len() > MESSAGE_LIMIT {
         let mut end = MESSAGE_LIMIT;
@@ -80,7 +104,7 @@ pub async fn emit(client: &Client, target: &Target, message: &str) {
     })) {
         Ok(e) => e,
         Err(e) => {
-            tracing::warn!("cannot build the Event: {e}");
+            tracing::warn!(event = "kubernetes_event", "cannot build the Event: {e}");
             return;
         }
     };
@@ -88,17 +112,16 @@ pub async fn emit(client: &Client, target: &Target, message: &str) {
         .create(&PostParams::default(), &event)
         .await
     {
-        Ok(_) => tracing::info!(
+        Ok(created) => tracing::info!(
             event = "kubernetes_event",
-            "recorded Warning Event {REASON} on pod {}/{}",
-            target.namespace,
-            target.name
+            "recorded Warning Event {REASON} (events/{}) on pod {pod}",
+            Escaped(created.metadata.name.as_deref().unwrap_or("?"))
         ),
         Err(e) => tracing::warn!(
-            "could not record an Event on pod {}/{} (needs `create` on `events` in namespace \"{}\"): {e}",
-            target.namespace,
-            target.name,
-            target.namespace
+            event = "kubernetes_event",
+            "could not record an Event on pod {pod} (needs `create` on `events` in namespace \"{}\"): {}",
+            Escaped(&target.namespace),
+            Escaped(&e)
         ),
     }
 }

@@ -28,6 +28,7 @@
 //! - [`exit`]: the exit-code contract.
 //! - [`files`]: reading the files depwait is pointed at, bounded in size and time.
 //! - [`telemetry`]: log set-up.
+//! - [`text`]: escaping cluster and user text for output; redacting URLs' credentials.
 
 pub mod access;
 pub mod aggregate;
@@ -51,6 +52,7 @@ pub mod report;
 pub mod selector;
 pub mod sources;
 pub mod telemetry;
+pub mod text;
 pub mod watch;
 
 use tokio::sync::mpsc;
@@ -85,6 +87,7 @@ pub async fn run(mut config: Config) -> ExitCode {
 
     let (mut board, keys) = Board::new(config.dependencies);
     report::starting(&board, config.timeout);
+    report::duplicates(&config.duplicates);
     let (tx, rx) = mpsc::unbounded_channel();
     let mut running = sources::Running::start(client.as_ref(), &keys, tx);
     let outcome = aggregate::wait(

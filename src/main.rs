@@ -123,6 +123,7 @@ async fn check(config: Config) -> ExitCode {
             return e.code;
         }
     };
+    report::duplicates(&config.duplicates);
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let (code, text) = depwait::check::run(dependencies, client, color).await;
     if code == ExitCode::ApiError {

@@ -1,5 +1,9 @@
 //! What depwait tells people: a line per dependency state change, a final summary, and the
 //! termination message `kubectl describe pod` shows.
+//!
+//! Every dependency name and verdict is interpolated through [`Escaped`]: summaries carry text
+//! the cluster wrote (condition messages, container reasons, object names), and an escape
+//! sequence or newline there must not reach a terminal, the termination message or the Event.
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,6 +12,7 @@ use crate::aggregate::{Board, Outcome, Progress, Signal};
 use crate::dependency::Dependency;
 use crate::exit::ExitCode;
 use crate::readiness::Readiness;
+use crate::text::Escaped;
 
 /// The kubelet reads at most 4096 bytes of a termination message.
 pub const TERMINATION_LOG_LIMIT: usize = 4096;
@@ -25,7 +30,41 @@ pub fn starting(board: &Board, timeout: Option<Duration>) {
         "waiting for {} {}: {}",
         deps.len(),
         if deps.len() == 1 { "dependency" } else { "dependencies" },
-        deps.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
+        deps.iter()
+            .map(|d| Escaped(d).to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+}
+
+/// One line for the dependencies given more than once (see [`crate::config::Duplicate`]):
+/// each is waited for and counted once. Nothing when there are none.
+pub fn duplicates(dropped: &[crate::config::Duplicate]) {
+    if dropped.is_empty() {
+        return;
+    }
+    let each: Vec<String> = dropped
+        .iter()
+        .map(|d| {
+            format!(
+                "{} is the same as {} ({})",
+                Escaped(&d.origin),
+                Escaped(&d.same_as),
+                Escaped(&d.dependency)
+            )
+        })
+        .collect();
+    tracing::info!(
+        event = "duplicates",
+        ignored = dropped.len(),
+        "ignoring {} duplicate {}, each is waited for once: {}",
+        dropped.len(),
+        if dropped.len() == 1 {
+            "dependency"
+        } else {
+            "dependencies"
+        },
+        each.join("; ")
     );
 }
 
@@ -34,15 +73,15 @@ pub struct LogProgress;
 
 impl Progress for LogProgress {
     fn changed(&mut self, dep: &Dependency, readiness: &Readiness) {
+        let (dep, summary) = (Escaped(dep), Escaped(&readiness.summary));
         tracing::info!(
             event = "change",
             dependency = %dep,
             ready = readiness.ready,
             ready_objects = readiness.ready_objects,
             counted_objects = readiness.counted_objects,
-            summary = %readiness.summary,
-            "{dep}: {}",
-            readiness.summary
+            summary = %summary,
+            "{dep}: {summary}"
         );
     }
 
@@ -57,7 +96,7 @@ impl Progress for LogProgress {
         let waiting: Vec<String> = board
             .verdicts()
             .filter(|(_, r)| !r.ready)
-            .map(|(d, r)| format!("{d}: {}", r.summary))
+            .map(|(d, r)| format!("{}: {}", Escaped(d), Escaped(&r.summary)))
             .collect();
         tracing::info!(
             event = "heartbeat",
@@ -77,15 +116,16 @@ pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
     let head = match outcome {
         Outcome::Ready => format!("all dependencies ready after {after}"),
         Outcome::TimedOut => format!("timed out after {after}"),
-        Outcome::Fatal(e) => format!("gave up after {after}: {e}"),
+        Outcome::Fatal(e) => format!("gave up after {after}: {}", Escaped(e)),
         Outcome::Failed { dep } => {
             let (d, r) = board
                 .verdicts()
                 .nth(*dep)
                 .expect("a failed dependency is one of the board's");
             format!(
-                "gave up after {after}: {d} failed: {}; a dependency failed, waiting cannot help",
-                r.summary.strip_prefix("failed: ").unwrap_or(&r.summary)
+                "gave up after {after}: {} failed: {}; a dependency failed, waiting cannot help",
+                Escaped(d),
+                Escaped(r.summary.strip_prefix("failed: ").unwrap_or(&r.summary))
             )
         }
         Outcome::Interrupted(Signal::Terminate) => {
@@ -98,7 +138,7 @@ pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
     let waiting: Vec<String> = board
         .verdicts()
         .filter(|(_, r)| !r.ready)
-        .map(|(d, r)| format!("- {d}: {}", r.summary))
+        .map(|(d, r)| format!("- {}: {}", Escaped(d), Escaped(&r.summary)))
         .collect();
     if waiting.is_empty() {
         head

@@ -109,8 +109,9 @@ impl<'de, K: Kind> Deserialize<'de> for Entries<K> {
                 {
                     if let Err(e) = K::parse(&text, 1) {
                         return Err(de::Error::custom(format!(
-                            "[{}] `{text}`: {}",
+                            "[{}] `{}`: {}",
                             texts.len(),
+                            crate::text::redact(&text),
                             e.problem
                         )));
                     }
@@ -247,6 +248,19 @@ mod tests {
             read_text("pods: ['db:app=web']\nhttp:\n  - http://x/\n  - 'ftp://x/'\n").unwrap_err();
         assert!(e.problem.starts_with("http: [1] `ftp://x/`: "), "{e}");
         assert!(e.problem.contains("line 3"), "{e}");
+        let e = read_text("'http://u:s3cret@x/?token=t0k': 1\n").unwrap_err();
+        assert!(!e.to_string().contains("s3cret") && !e.to_string().contains("t0k"));
+        assert!(
+            e.to_string()
+                .contains("unknown field `http://u:***@x/?token=***`"),
+            "{e}"
+        );
+        let e = read_text("http: ['http://u:s3cret@x:99999/?token=t0k']\n").unwrap_err();
+        assert!(
+            e.problem.contains("`http://u:***@x:99999/?token=***`"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("s3cret") && !e.to_string().contains("t0k"));
         let e = read("/nonexistent/deps.yaml".as_ref(), "cluster.local").unwrap_err();
         assert!(e.problem.contains("cannot read it"), "{e}");
     }

@@ -10,6 +10,7 @@ use crate::names;
 use crate::probe::StatusSet;
 use crate::readiness::object::parse_jsonpath;
 use crate::selector::is_dns1123_label;
+use crate::text::{self, Url};
 
 const JOB_EXAMPLE: &str = "--job db/migrate";
 const ROLLOUT_EXAMPLE: &str = "--rollout app/deployment/api --rollout db/statefulset/zk";
@@ -222,11 +223,7 @@ pub(super) fn parse_tcp(spec: &str, index: usize) -> Result<Dependency, ConfigEr
     let Some((host, port)) = spec.trim().rsplit_once(':') else {
         return Err(err("expected HOST:PORT, found no `:`".into()));
     };
-    let port: u16 = port
-        .parse()
-        .ok()
-        .filter(|p| *p > 0 && port.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| err(format!("`{port}` is not a port (1-65535)")))?;
+    let port = parse_port(port).map_err(err)?;
     let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         Some(v6) => {
             v6.parse::<std::net::Ipv6Addr>()
@@ -251,24 +248,51 @@ pub(super) fn parse_tcp(spec: &str, index: usize) -> Result<Dependency, ConfigEr
     })
 }
 
+/// A TCP port, for `--tcp` and `--http` alike: decimal digits only, 1-65535.
+fn parse_port(text: &str) -> Result<u16, String> {
+    text.parse()
+        .ok()
+        .filter(|p| *p > 0 && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| format!("`{text}` is not a port (1-65535)"))
+}
+
 /// `URL[#STATUSES]`: http or https, with a host; the fragment (never sent) lists accepted
-/// statuses.
+/// statuses. Credentials in the URL (`http://user:password@host/`) are sent as Basic auth and
+/// never shown: messages quote the URL redacted ([`text::redact`]).
 pub(super) fn parse_http(spec: &str, index: usize) -> Result<Dependency, ConfigError> {
-    let name = format!("--http #{index} `{spec}`");
+    let name = format!("--http #{index} `{}`", text::redact(spec));
     let err = |problem: String| ConfigError {
         name: name.clone(),
         problem,
         example: HTTP_EXAMPLE,
     };
     let (url, accept) = match spec.trim().split_once('#') {
+        // Quoting this fragment would quote the rest of a password.
+        Some((url, statuses)) if url.contains("://") && statuses.contains('@') => {
+            return Err(err(format!(
+                "a `#` in the credentials of `{}` ends the URL there; write it as %23",
+                text::redact(url)
+            )));
+        }
         Some((url, statuses)) => (url, StatusSet::parse(statuses).map_err(err)?),
         None => (spec.trim(), StatusSet::default()),
     };
+    let shown = text::redact(url);
     let uri: http::Uri = url
         .parse()
-        .map_err(|e| err(format!("`{url}` is not a URL: {e}")))?;
+        .map_err(|e| err(format!("`{shown}` is not a URL: {e}")))?;
     if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return Err(err(format!("`{url}` must start with http:// or https://")));
+        return Err(err(format!(
+            "`{shown}` must start with http:// or https://"
+        )));
+    }
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // After the host (`]` closes an IPv6 one), a `:` starts the port; `http::Uri` takes any
+    // digits there, and `:` with none.
+    let after_host = host_port.rsplit_once(']').map_or(host_port, |(_, p)| p);
+    if let Some((_, port)) = after_host.rsplit_once(':') {
+        parse_port(port).map_err(err)?;
     }
     let host = uri.host().unwrap_or_default();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -277,7 +301,7 @@ pub(super) fn parse_http(spec: &str, index: usize) -> Result<Dependency, ConfigE
     }
     Ok(Dependency {
         target: Target::Http {
-            url: url.to_string(),
+            url: Url::new(url),
             accept,
         },
         origin: format!("--http #{index}"),
@@ -421,7 +445,7 @@ mod tests {
     #[test]
     fn http_takes_urls_and_statuses() {
         let http = |s: &str| match target(parse_http(s, 1).unwrap()) {
-            Target::Http { url, accept } => (url, accept.to_string()),
+            Target::Http { url, accept } => (url.as_sent().to_string(), accept.to_string()),
             _ => panic!(),
         };
         assert_eq!(
@@ -442,6 +466,52 @@ mod tests {
             "http://x_y/",
         ] {
             assert!(parse_http(bad, 1).is_err(), "{bad}");
+        }
+    }
+
+    /// One port rule for `--tcp` and `--http`: what one rejects, the other does too.
+    #[test]
+    fn tcp_and_http_share_one_port_rule() {
+        for port in ["0", "65536", "99999", "+80", "", "8o", "4294967377"] {
+            let tcp = parse_tcp(&format!("db:{port}"), 1);
+            let http = parse_http(&format!("http://db:{port}/"), 1);
+            assert!(tcp.is_err(), "--tcp db:{port}");
+            assert!(http.is_err(), "--http http://db:{port}/");
+            assert_eq!(
+                tcp.unwrap_err().problem,
+                http.unwrap_err().problem,
+                "the same words for {port:?}"
+            );
+        }
+        for port in ["1", "80", "65535"] {
+            assert!(parse_tcp(&format!("db:{port}"), 1).is_ok());
+            assert!(parse_http(&format!("http://db:{port}/"), 1).is_ok());
+            assert!(parse_http(&format!("http://u:p@[::1]:{port}/"), 1).is_ok());
+        }
+        assert!(parse_http("http://u:p@[::1]:99999/", 1).is_err());
+    }
+
+    /// A URL's password and query values are never quoted back, even in an error.
+    #[test]
+    fn http_credentials_stay_out_of_errors_and_names() {
+        let d = parse_http("http://user:s3cret@api.app.svc:8080/healthz?token=t0k", 1).unwrap();
+        assert_eq!(
+            d.to_string(),
+            "http http://user:***@api.app.svc:8080/healthz?token=***"
+        );
+        assert!(!format!("{d:?}").contains("s3cret") && !format!("{d:?}").contains("t0k"));
+        for bad in [
+            "http://user:s3cret@api.app.svc:99999/?token=t0k",
+            "http://user:s3cret@bad_host/?token=t0k",
+            "http://user:s3/cret@host/?token=t0k",
+            "http://user:s3cret@host/?token=t0k#abc",
+            "http://user:s3#cret@host/?token=t0k",
+            "http://user:s3?cret@host/?token=t0k",
+            "gopher://user:s3cret@host/?token=t0k",
+        ] {
+            let e = parse_http(bad, 1).unwrap_err().to_string();
+            assert!(!e.contains("s3cret") && !e.contains("cret"), "{e}");
+            assert!(!e.contains("t0k"), "{e}");
         }
     }
 }

@@ -25,6 +25,7 @@ use rustls_pki_types::pem::PemObject;
 
 use super::ProbeStatus;
 use super::dns::Resolver;
+use crate::text::Url;
 
 /// The in-cluster CA, mounted into every pod with a service account token.
 const SERVICE_ACCOUNT_CA: &str = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
@@ -165,16 +166,10 @@ impl Http {
     }
 
     /// One GET of `url`.
-    pub async fn get(&self, url: &str, accept: &StatusSet) -> ProbeStatus {
-        let request = match http::Request::get(url)
-            .header(
-                http::header::USER_AGENT,
-                concat!("depwait/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Empty::new())
-        {
+    pub async fn get(&self, url: &Url, accept: &StatusSet) -> ProbeStatus {
+        let request = match request(url) {
             Ok(r) => r,
-            Err(e) => return ProbeStatus::NotReady(format!("bad request: {e}")),
+            Err(e) => return ProbeStatus::NotReady(e),
         };
         match self.client.request(request).await {
             Ok(response) => {
@@ -196,6 +191,47 @@ impl Http {
             Err(e) => ProbeStatus::NotReady(describe(&e)),
         }
     }
+}
+
+/// The GET of `url`. Credentials in it (`http://user:password@host/`, percent-encoded as URLs
+/// write them) are taken out of the URI and sent as Basic auth, as curl does: they travel only
+/// in a header marked sensitive (so even hyper's trace log shows no value), and the URI the
+/// client sees, and could quote in an error, has none. Errors never quote the URL.
+fn request(url: &Url) -> Result<http::Request<Empty<Bytes>>, String> {
+    use base64::Engine;
+    let uri: http::Uri = url.as_sent().parse().map_err(|e| format!("bad URL: {e}"))?;
+    let mut parts = uri.into_parts();
+    let mut authorization = None;
+    if let Some((userinfo, host)) = parts
+        .authority
+        .as_ref()
+        .and_then(|a| a.as_str().rsplit_once('@'))
+    {
+        let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        let mut credentials: Vec<u8> = percent_encoding::percent_decode_str(user).collect();
+        credentials.push(b':');
+        credentials.extend(percent_encoding::percent_decode_str(password));
+        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let mut value = http::HeaderValue::try_from(format!("Basic {encoded}"))
+            .map_err(|e| format!("bad credentials: {e}"))?;
+        value.set_sensitive(true);
+        authorization = Some(value);
+        parts.authority = Some(host.parse().map_err(|e| format!("bad URL: {e}"))?);
+    }
+    if parts.path_and_query.is_none() {
+        parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+    }
+    let uri = http::Uri::from_parts(parts).map_err(|e| format!("bad URL: {e}"))?;
+    let mut builder = http::Request::get(uri).header(
+        http::header::USER_AGENT,
+        concat!("depwait/", env!("CARGO_PKG_VERSION")),
+    );
+    if let Some(value) = authorization {
+        builder = builder.header(http::header::AUTHORIZATION, value);
+    }
+    builder
+        .body(Empty::new())
+        .map_err(|e| format!("bad request: {e}"))
 }
 
 /// The innermost useful cause (`connection refused`, `invalid peer certificate: UnknownIssuer`)
@@ -230,5 +266,27 @@ mod tests {
         for bad in ["", "20", "2000", "600", "6xx", "x", "2x", "200,,201"] {
             assert!(StatusSet::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn userinfo_is_sent_as_basic_auth_and_left_out_of_the_uri() {
+        let r = request(&Url::new(
+            "http://us%65r:p%40ss:word@127.0.0.1:8080/ready?x=1",
+        ))
+        .unwrap();
+        assert_eq!(r.uri().to_string(), "http://127.0.0.1:8080/ready?x=1");
+        let auth = &r.headers()[http::header::AUTHORIZATION];
+        // base64("user:p@ss:word")
+        assert_eq!(auth.to_str().unwrap(), "Basic dXNlcjpwQHNzOndvcmQ=");
+        assert!(auth.is_sensitive());
+        assert_eq!(format!("{auth:?}"), "Sensitive");
+        let r = request(&Url::new("https://token@host")).unwrap();
+        assert_eq!(r.uri().to_string(), "https://host/");
+        assert_eq!(
+            r.headers()[http::header::AUTHORIZATION].to_str().unwrap(),
+            "Basic dG9rZW46"
+        );
+        let r = request(&Url::new("http://host/x")).unwrap();
+        assert!(!r.headers().contains_key(http::header::AUTHORIZATION));
     }
 }

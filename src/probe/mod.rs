@@ -18,6 +18,7 @@ pub use dns::Resolver;
 pub use http::{Resolve, StatusSet};
 
 use crate::dependency::SourceKey;
+use crate::text::Url;
 
 /// What a probe checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +28,7 @@ pub enum Check {
     /// A TCP connection to `host:port` is accepted (the name resolved as for `Dns`).
     Tcp { host: String, port: u16 },
     /// A GET of `url` is answered with a status in `accept`.
-    Http { url: String, accept: StatusSet },
+    Http { url: Url, accept: StatusSet },
 }
 
 impl Check {

@@ -135,6 +135,22 @@ pub fn judge(min: u32, hostname: Option<&str>, objects: &[Arc<DynamicObject>]) -
     }
 }
 
+/// `--service NS/NAME:MIN` with MIN > 1 on a Service of type ExternalName: an ExternalName is
+/// a DNS alias with no endpoints, so there is nothing to count MIN of. Judged failed — waiting
+/// cannot help while the Service is what it is (exit 4, with the way out) — rather than ready
+/// on one DNS answer (which would claim `1/1 (min 3)`) or not ready until the timeout.
+pub fn external_name_with_min(namespace: &str, name: &str, external: &str, min: u32) -> Readiness {
+    Readiness {
+        ready: false,
+        ready_objects: 0,
+        counted_objects: 0,
+        summary: format!(
+            "failed: Service {namespace}/{name} is of type ExternalName ({external}), which has no endpoints to count, so MIN {min} can never be met; drop `:{min}` to wait for {external} to resolve"
+        ),
+        failed: true,
+    }
+}
+
 /// `0 ready endpoints (2 not ready)`, `1 ready endpoint`, `no endpoints yet`.
 fn counts(ready: usize, not_ready: usize) -> String {
     if ready + not_ready == 0 {
@@ -192,6 +208,9 @@ mod tests {
     #[test]
     fn no_slices_or_empty_slices_are_not_ready() {
         assert_eq!(judge(1, None, &[]).summary, "no endpoints yet");
+        let r = external_name_with_min("db", "api", "api.example.com", 3);
+        assert!(r.failed && !r.ready && r.counted_objects == 0);
+        assert!(r.summary.contains("drop `:3`"), "{}", r.summary);
         assert!(!judge(1, None, &[slice(json!([]))]).ready);
         let r = judge(
             1,
