@@ -23,6 +23,7 @@
 //! - [`rbac`]: `depwait rbac`, the least RBAC for the dependencies given.
 //! - [`exit`]: the exit-code contract.
 //! - [`files`]: reading the files depwait is pointed at, bounded in size and time.
+//! - [`tls`]: the CAs depwait trusts, checked before any request; fatal TLS failures.
 //! - [`telemetry`]: log set-up.
 
 pub mod access;
@@ -45,6 +46,7 @@ pub mod report;
 pub mod selector;
 pub mod sources;
 pub mod telemetry;
+pub mod tls;
 pub mod watch;
 
 use kube::Client;
@@ -62,6 +64,13 @@ pub async fn run(mut config: Config) -> ExitCode {
     let started = Instant::now();
     let deadline = config.timeout.and_then(|t| started.checked_add(t));
 
+    // A CA that does not parse is a configuration error, found before any request.
+    if let Err(e) = tls::check_trust(&config.dependencies).await {
+        let text = format!("depwait: {e}");
+        tracing::error!("{text}");
+        report::write_termination_log(&config.termination_log, &text);
+        return ExitCode::Usage;
+    }
     let client = match client::infer().await {
         Ok(c) => Some(c),
         // service-precheck needed no credentials: a wait for HOST names alone still works,

@@ -83,6 +83,10 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn check(config: Config) -> ExitCode {
+    if let Err(e) = depwait::tls::check_trust(&config.dependencies).await {
+        eprintln!("depwait: {e}");
+        return ExitCode::Usage;
+    }
     let client = match client::infer().await {
         Ok(c) => c,
         Err(e) => {
