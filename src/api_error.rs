@@ -47,8 +47,8 @@ impl fmt::Display for FatalApiError {
                 };
                 write!(
                     f,
-                    "TLS: the API server's certificate {problem}; depwait trusts {trusted} \
-                     ({detail}). To fix: {fix}; retrying cannot fix this"
+                    "TLS: the API server's certificate {problem} ({detail}); depwait trusts \
+                     {trusted}. To fix: {fix}; retrying cannot fix this"
                 )
             }
         }

@@ -393,11 +393,12 @@ async fn load_probe_roots() -> Result<RootCertStore, CaError> {
 /// A TLS handshake that failed on a certificate: retrying cannot fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFailure {
-    /// What was wrong, as a sentence fragment (`is signed by a CA that ... does not contain`).
+    /// What was wrong with the server's certificate, to follow "the server's certificate"
+    /// (`is not signed by a CA depwait trusts`).
     pub problem: String,
     /// What to change.
     pub fix: String,
-    /// rustls' own words, for searching.
+    /// rustls' name for it (`UnknownIssuer`, `Expired`), for searching.
     pub detail: String,
 }
 
@@ -405,62 +406,67 @@ pub struct TlsFailure {
 /// `source()` and the `io::Error` rustls' errors travel in, not by matching text).
 pub fn failure(err: &(dyn StdError + 'static)) -> Option<TlsFailure> {
     let tls = find_rustls_error(err)?;
-    let (problem, fix) = match tls {
-        rustls::Error::InvalidCertificate(cert) => match cert {
-            CertificateError::UnknownIssuer => (
-                "is not signed by a CA depwait trusts".to_string(),
-                "give the CA that signed the server's certificate".to_string(),
-            ),
-            CertificateError::NotValidForName => (
-                "is not valid for the host name depwait connected to".into(),
-                "use a server: URL (or tls-server-name) the certificate names".into(),
-            ),
-            CertificateError::NotValidForNameContext {
-                expected,
-                presented,
-            } => (
-                format!(
-                    "is not valid for {} (it names {})",
-                    server_name(expected),
-                    if presented.is_empty() {
-                        "no host".to_string()
-                    } else {
-                        presented.join(", ")
-                    }
+    let give_ca = "put the CA that signed the server's certificate there";
+    let use_name = "use a server: URL (or tls-server-name) that the certificate names";
+    let (problem, fix, detail): (String, &str, String) = match tls {
+        rustls::Error::InvalidCertificate(cert) => {
+            let detail = match cert {
+                CertificateError::NotValidForNameContext { .. } => "NotValidForName".into(),
+                CertificateError::ExpiredContext { .. } => "Expired".into(),
+                CertificateError::NotValidYetContext { .. } => "NotValidYet".into(),
+                other => format!("{other:?}"),
+            };
+            let (problem, fix) = match cert {
+                CertificateError::UnknownIssuer => {
+                    ("is not signed by a CA depwait trusts".to_string(), give_ca)
+                }
+                CertificateError::NotValidForName => (
+                    "is not valid for the host name depwait connected to".into(),
+                    use_name,
                 ),
-                "use a server: URL (or tls-server-name) the certificate names".into(),
-            ),
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => (
-                "has expired".into(),
-                "renew the server's certificate (or check this machine's clock)".into(),
-            ),
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => (
-                "is not valid yet".into(),
-                "check this machine's clock".into(),
-            ),
-            CertificateError::Revoked => (
-                "has been revoked".into(),
-                "issue the server a new certificate".into(),
-            ),
-            _ => (
-                "was rejected".into(),
-                "give the CA that signed the server's certificate".into(),
-            ),
-        },
+                CertificateError::NotValidForNameContext {
+                    expected,
+                    presented,
+                } => (
+                    format!(
+                        "is not valid for {} (it names {})",
+                        server_name(expected),
+                        presented_names(presented)
+                    ),
+                    use_name,
+                ),
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => (
+                    "has expired".into(),
+                    "renew the server's certificate (or check this machine's clock)",
+                ),
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    ("is not valid yet".into(), "check this machine's clock")
+                }
+                CertificateError::Revoked => (
+                    "has been revoked".into(),
+                    "issue the server a new certificate",
+                ),
+                _ => ("was rejected".into(), give_ca),
+            };
+            (problem, fix, detail)
+        }
         rustls::Error::AlertReceived(alert) => (
             format!(
-                "handshake was refused by the server (TLS alert {alert:?}): it rejects \
+                "was accepted, but the server refused depwait (TLS alert {alert:?}): it rejects \
                  depwait's client certificate or TLS settings"
             ),
-            "check client-certificate / client-key of the kubeconfig user".into(),
+            "check client-certificate / client-key of the kubeconfig user",
+            format!("AlertReceived({alert:?})"),
         ),
         rustls::Error::PeerIncompatible(why) => (
-            format!("handshake cannot agree on TLS settings ({why:?})"),
-            "the server must offer TLS 1.2 or 1.3 with a modern cipher suite".into(),
+            "cannot be used: the server and depwait agree on no TLS version or cipher suite".into(),
+            "the server must offer TLS 1.2 or 1.3 with a modern cipher suite",
+            format!("PeerIncompatible({why:?})"),
         ),
         rustls::Error::NoCertificatesPresented => (
             "is missing: the server presented none".into(),
-            "configure the server with a certificate".into(),
+            "configure the server with a certificate",
+            "NoCertificatesPresented".into(),
         ),
         // Corrupt records, a plain-HTTP server on an https URL (maybe a proxy still starting):
         // possibly passing, retried.
@@ -468,9 +474,32 @@ pub fn failure(err: &(dyn StdError + 'static)) -> Option<TlsFailure> {
     };
     Some(TlsFailure {
         problem,
-        fix,
-        detail: tls.to_string(),
+        fix: fix.to_string(),
+        detail,
     })
+}
+
+/// rustls lists the names a certificate carries as `DnsName("x")`, `IpAddress(1.2.3.4)`:
+/// shown plain, each once.
+fn presented_names(presented: &[String]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for p in presented {
+        let plain = p
+            .strip_prefix("DnsName(\"")
+            .and_then(|n| n.strip_suffix("\")"))
+            .or_else(|| {
+                p.strip_prefix("IpAddress(")
+                    .and_then(|n| n.strip_suffix(')'))
+            })
+            .unwrap_or(p);
+        if !names.contains(&plain) {
+            names.push(plain);
+        }
+    }
+    match names.is_empty() {
+        true => "no name at all".into(),
+        false => names.join(", "),
+    }
 }
 
 fn server_name(name: &rustls_pki_types::ServerName<'_>) -> String {
@@ -607,7 +636,10 @@ mod tests {
         let name = wrapped(rustls::Error::InvalidCertificate(
             CertificateError::NotValidForNameContext {
                 expected: rustls_pki_types::ServerName::try_from("wrong.example").unwrap(),
-                presented: vec!["DnsName(\"localhost\")".into()],
+                presented: vec![
+                    "DnsName(\"localhost\")".into(),
+                    "DnsName(\"localhost\")".into(),
+                ],
             },
         ));
         let f = failure(&name).unwrap();
