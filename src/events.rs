@@ -5,7 +5,7 @@
 //! `kubectl describe` matches events by the pod's UID). Needs `create` on `events` in the pod's
 //! namespace, and `get` on `pods` there when `POD_UID` is not set.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::PostParams;
@@ -41,9 +41,28 @@ impl Target {
     }
 }
 
-/// Record a Warning Event on `target` saying what is not ready. Best effort: a failure is
-/// logged and does not change the exit code.
+/// How long recording the Event (finding the pod's UID, creating the Event) may take. It is
+/// sent after the wait has ended, often because `--timeout` passed: it gets a bound of its
+/// own, so an API server that does not answer cannot hold the exit.
+pub const EMIT_LIMIT: Duration = Duration::from_secs(5);
+
+/// Record a Warning Event on `target` saying what is not ready. Best effort: a failure, or no
+/// answer within [`EMIT_LIMIT`], is logged and does not change the exit code.
 pub async fn emit(client: &Client, target: &Target, message: &str) {
+    if tokio::time::timeout(EMIT_LIMIT, emit_now(client, target, message))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "could not record an Event on pod {}/{}: the API server did not answer within {}",
+            target.namespace,
+            target.name,
+            humantime::format_duration(EMIT_LIMIT)
+        );
+    }
+}
+
+async fn emit_now(client: &Client, target: &Target, message: &str) {
     let uid = match &target.uid {
         Some(uid) => Some(uid.clone()),
         None => Api::<Pod>::namespaced(client.clone(), &target.namespace)

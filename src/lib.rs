@@ -18,6 +18,7 @@
 //! - [`sources`]: the running watchers and probes of one wait.
 //! - [`aggregate`]: the one future that releases when every dependency is Ready at once.
 //! - [`check`]: `depwait check`, one look at every dependency as a table.
+//! - [`deadline`]: `--timeout` as the deadline every request of a run is held to.
 //! - [`report`]: progress lines, final summary, termination message.
 //! - [`events`]: the optional Kubernetes Event on the waiting pod.
 //! - [`rbac`]: `depwait rbac`, the least RBAC for the dependencies given.
@@ -33,6 +34,7 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod deadline;
 pub mod dependency;
 pub mod events;
 pub mod exit;

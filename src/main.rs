@@ -83,6 +83,8 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn check(config: Config) -> ExitCode {
+    // `--timeout` bounds the whole check, from here.
+    let deadline = depwait::deadline::Deadline::after(config.timeout);
     if let Err(e) = depwait::tls::check_trust(&config.dependencies).await {
         eprintln!("depwait: {e}");
         return ExitCode::Usage;
@@ -95,7 +97,7 @@ async fn check(config: Config) -> ExitCode {
         }
     };
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let (code, text) = depwait::check::run(config.dependencies, client, color).await;
+    let (code, text) = depwait::check::run(config.dependencies, client, color, deadline).await;
     if code == ExitCode::ApiError {
         eprint!("{text}");
     } else {
