@@ -160,9 +160,8 @@ pub enum CaError {
 /// (base64-decoded for `certificate-authority-data`) and the field they came from.
 pub fn parse_bundle(bytes: &[u8], origin: &CaOrigin) -> Result<RootCertStore, CaError> {
     let mut roots = RootCertStore::empty();
-    let mut number = 0;
-    for item in CertificateDer::pem_slice_iter(bytes) {
-        number += 1;
+    for (index, item) in CertificateDer::pem_slice_iter(bytes).enumerate() {
+        let number = index + 1;
         let cert = item.map_err(|e| CaError::NoCertificate {
             origin: origin.clone(),
             reason: pem_reason(&e),
