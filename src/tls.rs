@@ -251,8 +251,14 @@ pub async fn check_api_ca() -> Result<(), CaError> {
         CaSource::File(path) => read_bundle(path, &origin).await.map(drop)?,
         CaSource::BuiltIn => {}
     }
-    let _ = API_CA.set(origin);
+    set_api_ca(origin);
     Ok(())
+}
+
+/// Remember where the API client's CA comes from, for the messages of fatal TLS errors. The
+/// first call wins: there is one client per process.
+pub fn set_api_ca(origin: CaOrigin) {
+    let _ = API_CA.set(origin);
 }
 
 /// Where the API client's CA is, once [`check_api_ca`] has looked.
