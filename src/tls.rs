@@ -610,6 +610,30 @@ mod tests {
         assert!(e.to_string().contains("4 MiB"), "{e}");
     }
 
+    proptest::proptest! {
+        /// Any bytes, bare or wrapped in PEM armour: an error or a store with a certificate,
+        /// never a panic, never an empty store passed as usable.
+        #[test]
+        fn any_bundle_is_judged_without_panic(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            armour in proptest::prelude::any::<bool>(),
+        ) {
+            let mut bytes = Vec::new();
+            if armour {
+                bytes.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+            }
+            bytes.extend_from_slice(&body);
+            if armour {
+                bytes.extend_from_slice(b"\n-----END CERTIFICATE-----\n");
+            }
+            if let Ok(roots) = parse_bundle(&bytes, &origin()) {
+                proptest::prop_assert!(!roots.is_empty());
+            }
+            let text = String::from_utf8_lossy(&body);
+            let _ = parse_base64_bundle(&text, &origin());
+        }
+    }
+
     /// As hyper and tokio-rustls nest it: a boxed error whose source is an `io::Error`
     /// carrying the rustls error.
     #[derive(Debug)]
