@@ -8,6 +8,8 @@ use std::fmt;
 
 use kube::runtime::watcher;
 
+use crate::tls::{self, TlsFailure};
+
 /// The request an error came from: what RBAC would have to allow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -21,7 +23,41 @@ pub struct Request {
 
 /// An error that ends the wait with exit code 3.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FatalApiError {
+pub enum FatalApiError {
+    /// The server answered, and refused the request.
+    Refused(Refusal),
+    /// The TLS handshake failed on a certificate: the server cannot be trusted with the CA
+    /// depwait was given, nor will it be after a retry.
+    Tls(TlsFailure),
+}
+
+impl fmt::Display for FatalApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FatalApiError::Refused(r) => r.fmt(f),
+            FatalApiError::Tls(t) => {
+                let TlsFailure {
+                    problem,
+                    fix,
+                    detail,
+                } = t;
+                let trusted = match tls::api_ca() {
+                    Some(origin) => origin.to_string(),
+                    None => "the CA of the Kubernetes configuration".into(),
+                };
+                write!(
+                    f,
+                    "TLS: the API server's certificate {problem} ({detail}); depwait trusts \
+                     {trusted}. To fix: {fix}; retrying cannot fix this"
+                )
+            }
+        }
+    }
+}
+
+/// A request the API server answered with a refusal (403, 401, 400, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
     /// HTTP status from the server (401, 403, 400, ...).
     pub code: u16,
     /// The verb that failed: `list` or `watch`.
@@ -36,7 +72,7 @@ pub struct FatalApiError {
     pub message: String,
 }
 
-impl fmt::Display for FatalApiError {
+impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Self {
             code,
@@ -103,12 +139,21 @@ pub fn classify(err: &watcher::Error, request: &Request) -> Verdict {
         // Since kube 3 the payload is a boxed Status; a non-Status error body keeps only the code,
         // so decide on the code, not on `reason`.
         kube::Error::Api(status) => by_code(status.code, verb, &status.message, request, err),
-        _ => Verdict::Retry(format!(
-            "cannot {verb} {}: {}",
-            request.resource,
-            with_causes(client_err)
-        )),
+        _ => match tls_fatal(client_err) {
+            Some(fatal) => Verdict::Fatal(fatal),
+            None => Verdict::Retry(format!(
+                "cannot {verb} {}: {}",
+                request.resource,
+                with_causes(client_err)
+            )),
+        },
     }
+}
+
+/// The fatal error a request failure is, when it is a TLS failure on the API server's
+/// certificate; `None` for every other error (a refused connection, a reset, a 5xx).
+pub fn tls_fatal(err: &kube::Error) -> Option<FatalApiError> {
+    tls::failure(err).map(FatalApiError::Tls)
 }
 
 /// `client error (Connect): tcp connect error: Connection refused`: transport errors hide the
@@ -140,14 +185,14 @@ fn by_code(
     if retryable {
         Verdict::Retry(err.to_string())
     } else {
-        Verdict::Fatal(FatalApiError {
+        Verdict::Fatal(FatalApiError::Refused(Refusal {
             code,
             verb,
             group: request.group.clone(),
             resource: request.resource.clone(),
             namespace: request.namespace.clone(),
             message: message.to_string(),
-        })
+        }))
     }
 }
 
@@ -189,7 +234,7 @@ mod tests {
             assert!(msg.contains(needle), "{msg} lacks {needle}");
         }
         let e = watcher::Error::WatchStartFailed(api(403, "no"));
-        let Verdict::Fatal(f) = classify(&e, &key()) else {
+        let Verdict::Fatal(FatalApiError::Refused(f)) = classify(&e, &key()) else {
             panic!()
         };
         assert_eq!(f.verb, "watch");

@@ -5,19 +5,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::readiness::pod::WatchedPod;
+use futures::future::join_all;
 use kube::Client;
 use kube::api::DynamicObject;
 
 use crate::aggregate::{Board, View};
-use crate::api_error::Verdict;
+use crate::api_error::{FatalApiError, Verdict};
+use crate::deadline::Deadline;
 use crate::dependency::{Dependency, SourceKey, Target};
 use crate::exit::ExitCode;
 use crate::probe;
 use crate::readiness::pod::{PodVerdict, verdict};
 use crate::watch::{self, Discovery, Phase, Snapshot};
 
-/// How long one DNS look-up may take in a check.
-const DNS_CHECK_LIMIT: Duration = Duration::from_secs(3);
+/// How long one probe (a DNS look-up, a TCP connect, an HTTP GET) may take in a check, when
+/// `--timeout` does not end it first: a little more than one probe attempt may take.
+const PROBE_CHECK_LIMIT: Duration = Duration::from_secs(3);
 
 /// What each source gave, by index.
 #[derive(Default)]
@@ -35,12 +38,29 @@ impl View for Lists {
     }
 }
 
+/// What one source gave.
+enum Answer {
+    /// A pod list.
+    Pods(Vec<Arc<WatchedPod>>),
+    /// A list of other objects.
+    Dynamic(Vec<Arc<DynamicObject>>),
+    /// A probe's result.
+    Probe(bool, String),
+    /// No list: why (a 503, or no answer before the deadline).
+    Failing(String),
+    /// An error waiting cannot fix.
+    Fatal(FatalApiError),
+}
+
 /// Judge every dependency once; returns the exit code and the text for stdout.
-/// `client` is `None` only when planning left nothing that needs the API.
+/// `client` is `None` only when planning left nothing that needs the API. Every list,
+/// discovery request and probe runs at once and is held to `deadline` (`--timeout`): one that
+/// has not answered by then is a row saying so, and the exit code is 1.
 pub async fn run(
     dependencies: Vec<Dependency>,
     client: Option<Client>,
     color: bool,
+    deadline: Deadline,
 ) -> (ExitCode, String) {
     let (mut board, keys) = Board::new(dependencies);
     let discovery = Discovery::default();
@@ -48,44 +68,47 @@ pub async fn run(
         pods: vec![Vec::new(); keys.len()],
         dynamic: vec![Vec::new(); keys.len()],
     };
-    for (index, key) in keys.iter().enumerate() {
-        match key {
-            SourceKey::Watch(w) => match list_once(client.as_ref(), &discovery, w).await {
-                Ok(Snapshot::Pods(pods)) => {
-                    lists.pods[index] = pods;
-                    board.set_phase(index, Phase::Live);
-                }
-                Ok(Snapshot::Dynamic(objects)) => {
-                    lists.dynamic[index] = objects;
-                    board.set_phase(index, Phase::Live);
-                }
-                // The same judgement as the waiter's: a 403 is an answer, a 503 is not.
-                Err(Verdict::Fatal(error)) => {
-                    return (
-                        ExitCode::ApiError,
-                        format!("depwait: {}\n", crate::text::Escaped(error)),
-                    );
-                }
-                Err(Verdict::Retry(reason)) => board.set_phase(index, Phase::Failing(reason)),
-            },
-            SourceKey::Dns(_) | SourceKey::Tcp { .. } | SourceKey::Http { .. } => {
-                let (ready, detail) = probe_once(key).await;
-                board.set_probe(index, ready, detail);
+    let answers = join_all(
+        keys.iter()
+            .map(|key| look(client.as_ref(), &discovery, key, deadline)),
+    )
+    .await;
+    for (index, answer) in answers.into_iter().enumerate() {
+        match answer {
+            Answer::Pods(pods) => {
+                lists.pods[index] = pods;
+                board.set_phase(index, Phase::Live);
             }
+            Answer::Dynamic(objects) => {
+                lists.dynamic[index] = objects;
+                board.set_phase(index, Phase::Live);
+            }
+            Answer::Probe(ready, detail) => board.set_probe(index, ready, detail),
+            // The same judgement as the waiter's: a 403 is an answer, a 503 is not.
+            Answer::Fatal(error) => {
+                return (
+                    ExitCode::ApiError,
+                    format!("depwait: {}\n", crate::text::Escaped(error)),
+                );
+            }
+            Answer::Failing(reason) => board.set_phase(index, Phase::Failing(reason)),
         }
     }
     for index in 0..keys.len() {
         board.rejudge(index, &lists);
     }
     // An ExternalName Service asks for its name to be resolved: once, here too.
-    for (index, key) in board.take_wanted() {
-        if let SourceKey::Dns(_) = &key {
-            let (ready, detail) = probe_once(&key).await;
-            board.set_probe(index, ready, detail);
-            lists.pods.push(Vec::new());
-            lists.dynamic.push(Vec::new());
-            board.rejudge(index, &lists);
-        }
+    let wanted: Vec<(usize, SourceKey)> = board
+        .take_wanted()
+        .into_iter()
+        .filter(|(_, key)| matches!(key, SourceKey::Dns(_)))
+        .collect();
+    let answers = join_all(wanted.iter().map(|(_, key)| probe_once(key, deadline))).await;
+    for ((index, _), (ready, detail)) in wanted.into_iter().zip(answers) {
+        board.set_probe(index, ready, detail);
+        lists.pods.push(Vec::new());
+        lists.dynamic.push(Vec::new());
+        board.rejudge(index, &lists);
     }
 
     let mut rows = vec![[
@@ -160,20 +183,35 @@ pub async fn run(
     (code, table(&rows, color))
 }
 
-/// One list through `client`; without one, the reason there is none.
-async fn list_once(
+/// One list of a watched set, or one probe answer, by `deadline`.
+async fn look(
     client: Option<&Client>,
     discovery: &Discovery,
-    key: &crate::dependency::WatchKey,
-) -> Result<Snapshot, Verdict> {
-    match client {
-        Some(client) => watch::list_once(client, discovery, key).await,
-        None => Err(Verdict::Retry("no Kubernetes credentials".into())),
+    key: &SourceKey,
+    deadline: Deadline,
+) -> Answer {
+    let SourceKey::Watch(w) = key else {
+        let (ready, detail) = probe_once(key, deadline).await;
+        return Answer::Probe(ready, detail);
+    };
+    let Some(client) = client else {
+        return Answer::Failing("no Kubernetes credentials".into());
+    };
+    let what = format!("the API server (listing {w})");
+    match deadline
+        .within(&what, watch::list_once(client, discovery, w))
+        .await
+    {
+        Ok(Ok(Snapshot::Pods(pods))) => Answer::Pods(pods),
+        Ok(Ok(Snapshot::Dynamic(objects))) => Answer::Dynamic(objects),
+        Ok(Err(Verdict::Fatal(error))) => Answer::Fatal(error),
+        Ok(Err(Verdict::Retry(reason))) => Answer::Failing(reason),
+        Err(no_answer) => Answer::Failing(no_answer.to_string()),
     }
 }
 
-/// One probe answer (DNS, TCP), through the same probe a wait uses, or why there is none.
-async fn probe_once(key: &SourceKey) -> (bool, String) {
+/// One probe answer (DNS, TCP, HTTP), through the same probe a wait uses, or why there is none.
+async fn probe_once(key: &SourceKey, deadline: Deadline) -> (bool, String) {
     let Some(check) = probe::Check::for_source(key) else {
         return (false, "not a probe".into());
     };
@@ -185,15 +223,18 @@ async fn probe_once(key: &SourceKey) -> (bool, String) {
         }
         false
     });
-    let answer = tokio::time::timeout(DNS_CHECK_LIMIT, rx).await;
+    let answer = deadline
+        .within("the probe", tokio::time::timeout(PROBE_CHECK_LIMIT, rx))
+        .await;
     task.abort();
     match answer {
-        Ok(Ok(probe::ProbeStatus::Ready(detail))) => (true, detail),
-        Ok(Ok(probe::ProbeStatus::NotReady(reason))) => (false, reason),
-        _ => (
+        Ok(Ok(Ok(probe::ProbeStatus::Ready(detail)))) => (true, detail),
+        Ok(Ok(Ok(probe::ProbeStatus::NotReady(reason)))) => (false, reason),
+        Ok(_) => (
             false,
-            format!("no DNS answer within {}s", DNS_CHECK_LIMIT.as_secs()),
+            format!("no answer within {}s", PROBE_CHECK_LIMIT.as_secs()),
         ),
+        Err(no_answer) => (false, no_answer.to_string()),
     }
 }
 

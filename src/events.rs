@@ -6,7 +6,7 @@
 //! namespace, and `get` on its own pod when `POD_UID` is not set — which `depwait rbac` grants
 //! only with `--pod-name`; without that grant the Event is recorded without the UID.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::PostParams;
@@ -44,11 +44,30 @@ impl Target {
     }
 }
 
-/// Record a Warning Event on `target` saying what is not ready. Best effort: a failure is
-/// logged and does not change the exit code, and the line says what happened — recorded (and
-/// under which name), not recorded because the pod does not exist, or recorded without the
-/// pod's UID because it could not be read.
+/// How long recording the Event (finding the pod's UID, creating the Event) may take. It is
+/// sent after the wait has ended, often because `--timeout` passed: it gets a bound of its
+/// own, so an API server that does not answer cannot hold the exit.
+pub const EMIT_LIMIT: Duration = Duration::from_secs(5);
+
+/// Record a Warning Event on `target` saying what is not ready. Best effort: a failure, or no
+/// answer within [`EMIT_LIMIT`], is logged and does not change the exit code, and the line says
+/// what happened — recorded (and under which name), not recorded because the pod does not
+/// exist, or recorded without the pod's UID because it could not be read.
 pub async fn emit(client: &Client, target: &Target, message: &str) {
+    if tokio::time::timeout(EMIT_LIMIT, emit_now(client, target, message))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "could not record an Event on pod {}/{}: the API server did not answer within {}",
+            Escaped(&target.namespace),
+            Escaped(&target.name),
+            humantime::format_duration(EMIT_LIMIT)
+        );
+    }
+}
+
+async fn emit_now(client: &Client, target: &Target, message: &str) {
     // POD_NAME and POD_NAMESPACE are the user's text: shown escaped, like everything else.
     let pod = format!("{}/{}", Escaped(&target.namespace), Escaped(&target.name));
     let uid = match &target.uid {

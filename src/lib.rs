@@ -22,11 +22,13 @@
 //! - [`sources`]: the running watchers and probes of one wait.
 //! - [`aggregate`]: the one future that releases when every dependency is Ready at once.
 //! - [`check`]: `depwait check`, one look at every dependency as a table.
+//! - [`deadline`]: `--timeout` as the deadline every request of a run is held to.
 //! - [`report`]: progress lines, final summary, termination message.
 //! - [`events`]: the optional Kubernetes Event on the waiting pod.
 //! - [`rbac`]: `depwait rbac`, the least RBAC for the dependencies given.
 //! - [`exit`]: the exit-code contract.
 //! - [`files`]: reading the files depwait is pointed at, bounded in size and time.
+//! - [`tls`]: the CAs depwait trusts, checked before any request; fatal TLS failures.
 //! - [`telemetry`]: log set-up.
 //! - [`text`]: escaping cluster and user text for output; redacting URLs' credentials.
 
@@ -38,6 +40,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod credentials;
+pub mod deadline;
 pub mod dependency;
 pub mod events;
 pub mod exit;
@@ -53,6 +56,7 @@ pub mod selector;
 pub mod sources;
 pub mod telemetry;
 pub mod text;
+pub mod tls;
 pub mod watch;
 
 use tokio::sync::mpsc;
@@ -68,6 +72,13 @@ pub async fn run(mut config: Config) -> ExitCode {
     let started = Instant::now();
     let deadline = config.timeout.and_then(|t| started.checked_add(t));
 
+    // A CA that does not parse is a configuration error, found before any request.
+    if let Err(e) = tls::check_trust(&config.dependencies).await {
+        let text = format!("depwait: {e}");
+        tracing::error!("{text}");
+        report::write_termination_log(&config.termination_log, &text);
+        return ExitCode::Usage;
+    }
     let planned = plan::plan(
         std::mem::take(&mut config.dependencies),
         plan::Purpose::Wait,

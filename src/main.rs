@@ -112,10 +112,17 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn check(config: Config) -> ExitCode {
-    let deadline = config
-        .timeout
-        .and_then(|t| tokio::time::Instant::now().checked_add(t));
-    let plan = depwait::plan::plan(config.dependencies, depwait::plan::Purpose::Wait, deadline);
+    // `--timeout` bounds the whole check, from here.
+    let deadline = depwait::deadline::Deadline::after(config.timeout);
+    if let Err(e) = depwait::tls::check_trust(&config.dependencies).await {
+        eprintln!("depwait: {e}");
+        return ExitCode::Usage;
+    }
+    let plan = depwait::plan::plan(
+        config.dependencies,
+        depwait::plan::Purpose::Wait,
+        deadline.instant(),
+    );
     let (dependencies, client) = match plan.await {
         Ok(plan) => (plan.dependencies, plan.client),
         Err(e) => {
@@ -125,7 +132,7 @@ async fn check(config: Config) -> ExitCode {
     };
     report::duplicates(&config.duplicates);
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let (code, text) = depwait::check::run(dependencies, client, color).await;
+    let (code, text) = depwait::check::run(dependencies, client, color, deadline).await;
     if code == ExitCode::ApiError {
         eprint!("{text}");
     } else {

@@ -405,7 +405,13 @@ pub async fn list_once(
 ) -> Result<Snapshot, Verdict> {
     let resolved = resolve(client, discovery, key, &mut kinds::Searched::default())
         .await
-        .map_err(|e| Verdict::Retry(e.reason()))?;
+        .map_err(|e| {
+            match &e {
+                ResolveError::Api(api) => api_error::tls_fatal(api).map(Verdict::Fatal),
+                ResolveError::NotServed(_) => None,
+            }
+            .unwrap_or_else(|| Verdict::Retry(e.reason()))
+        })?;
     let params = kube::api::ListParams {
         label_selector: resolved.config.label_selector.clone(),
         field_selector: resolved.config.field_selector.clone(),
@@ -532,6 +538,10 @@ async fn run<K>(
         let (update, delay) = match resolve(&client, &discovery, &key, &mut searched).await {
             Ok(r) => break r,
             Err(ResolveError::Api(e)) => {
+                if let Some(error) = api_error::tls_fatal(&e) {
+                    let _ = tx.send(Update::Fatal { index, error });
+                    return;
+                }
                 let reason = format!("API discovery failed: {}", api_error::with_causes(&e));
                 let delay = backoff.next().unwrap_or(Duration::from_secs(30));
                 (tracker.retrying(reason), delay)

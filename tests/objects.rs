@@ -389,7 +389,7 @@ async fn https_verifies_the_server_certificate() {
     let url = format!("{}/healthz", env.server);
     let mut untrusted = Depwait::new().args(["--http", &url]).spawn();
     untrusted
-        .wait_for_log("invalid peer certificate", LIMIT)
+        .wait_for_log("TLS: the server's certificate is not signed", LIMIT)
         .await;
     untrusted.assert_still_running(HOLD).await;
     drop(untrusted);

@@ -20,15 +20,12 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::TokioExecutor;
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 
 use super::ProbeStatus;
 use super::dns::Resolver;
 use crate::text::Url;
 
-/// The in-cluster CA, mounted into every pod with a service account token.
-const SERVICE_ACCOUNT_CA: &str = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+use crate::tls;
 
 /// Which response statuses count as ready: ranges, inclusive (`2xx` is 200-299).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -128,25 +125,12 @@ pub struct Http {
 }
 
 impl Http {
-    /// A client resolving through `resolver`.
-    pub fn new(resolver: Resolver) -> Result<Self, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let extra = [
-            Some(SERVICE_ACCOUNT_CA.into()),
-            std::env::var("SSL_CERT_FILE").ok(),
-        ];
-        for path in extra.into_iter().flatten() {
-            if let Ok(certs) = CertificateDer::pem_file_iter(&path) {
-                for cert in certs.flatten() {
-                    // A certificate rustls cannot use is skipped, not fatal: the others
-                    // may be all that is needed.
-                    let _ = roots.add(cert);
-                }
-            }
-        }
+    /// A client resolving through `resolver`, trusting [`tls::probe_roots`] (read once per
+    /// process, bounded, off the runtime thread).
+    pub async fn new(resolver: Resolver) -> Result<Self, String> {
+        let roots = tls::probe_roots().await.map_err(|e| e.to_string())?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
+        let tls_config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS set-up failed: {e}"))?
             .with_root_certificates(roots)
@@ -155,7 +139,7 @@ impl Http {
         http.enforce_http(false);
         http.set_nodelay(true);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
+            .with_tls_config(tls_config)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -235,8 +219,16 @@ fn request(url: &Url) -> Result<http::Request<Empty<Bytes>>, String> {
 }
 
 /// The innermost useful cause (`connection refused`, `invalid peer certificate: UnknownIssuer`)
-/// rather than hyper's `client error (Connect)`.
+/// rather than hyper's `client error (Connect)`. A certificate failure is a not-ready reason
+/// here, not a fatal error (see [`crate::tls`]): it says what depwait trusts and how to add a CA.
 fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(failure) = tls::failure(e) {
+        return format!(
+            "TLS: the server's certificate {} ({}); depwait trusts Mozilla's roots, the service \
+             account's ca.crt and SSL_CERT_FILE (a PEM bundle: set it to add a CA)",
+            failure.problem, failure.detail
+        );
+    }
     let mut deepest = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -75,7 +75,7 @@ where
     tokio::spawn(async move {
         let resolver = Resolver::from_env();
         let http = match &check {
-            Check::Http { .. } => Some(http::Http::new(resolver.clone())),
+            Check::Http { .. } => Some(http::Http::new(resolver.clone()).await),
             _ => None,
         };
         let mut last: Option<ProbeStatus> = None;
