@@ -23,6 +23,7 @@
 //! - [`rbac`]: `depwait rbac`, the least RBAC for the dependencies given.
 //! - [`exit`]: the exit-code contract.
 //! - [`files`]: reading the files depwait is pointed at, bounded in size and time.
+//! - [`output`]: writes to stdout and stderr that never fail the run.
 //! - [`telemetry`]: log set-up.
 
 pub mod access;
@@ -38,6 +39,7 @@ pub mod exit;
 pub mod files;
 pub mod kinds;
 pub mod names;
+pub mod output;
 pub mod probe;
 pub mod rbac;
 pub mod readiness;
@@ -61,6 +63,8 @@ use crate::exit::ExitCode;
 pub async fn run(mut config: Config) -> ExitCode {
     let started = Instant::now();
     let deadline = config.timeout.and_then(|t| started.checked_add(t));
+    // First, so that every warning and failure below comes after `start`.
+    report::starting(&config.dependencies, config.timeout);
 
     let client = match client::infer().await {
         Ok(c) => Some(c),
@@ -68,6 +72,7 @@ pub async fn run(mut config: Config) -> ExitCode {
         // through DNS.
         Err(e) if !config.dependencies.iter().any(Dependency::needs_api) => {
             tracing::info!(
+                event = "dns_fallback",
                 "no Kubernetes credentials ({e}); resolving every HOST name through DNS"
             );
             for dep in &mut config.dependencies {
@@ -76,9 +81,7 @@ pub async fn run(mut config: Config) -> ExitCode {
             None
         }
         Err(e) => {
-            let text = format!("{e}");
-            tracing::error!("{text}");
-            report::write_termination_log(&config.termination_log, &text);
+            report::ended_before_wait(ExitCode::Usage, &e.to_string(), &config.termination_log);
             return ExitCode::Usage;
         }
     };
@@ -87,7 +90,6 @@ pub async fn run(mut config: Config) -> ExitCode {
     }
 
     let (mut board, keys) = Board::new(config.dependencies);
-    report::starting(&board, config.timeout);
     let (tx, rx) = mpsc::unbounded_channel();
     let mut running = sources::Running::start(client.as_ref(), &keys, tx);
     let outcome = aggregate::wait(
@@ -113,21 +115,26 @@ pub async fn run(mut config: Config) -> ExitCode {
         Outcome::Interrupted(Signal::Interrupt) => ExitCode::Interrupted,
         Outcome::Interrupted(Signal::Terminate) => ExitCode::Terminated,
     };
-    report::finished(&outcome, code, &board, elapsed, &summary);
     if code != ExitCode::Ready {
         report::write_termination_log(&config.termination_log, &summary);
         if config.emit_events && !matches!(outcome, Outcome::Interrupted(_)) {
             match (events::Target::from_env(), &client) {
                 (Some(target), Some(client)) => events::emit(client, &target, &summary).await,
                 (None, _) => tracing::warn!(
+                    event = "kubernetes_event",
+                    recorded = false,
                     "--emit-events needs POD_NAME and POD_NAMESPACE from the downward API; no Event recorded"
                 ),
-                (_, None) => {
-                    tracing::warn!("--emit-events needs Kubernetes credentials; no Event recorded")
-                }
+                (_, None) => tracing::warn!(
+                    event = "kubernetes_event",
+                    recorded = false,
+                    "--emit-events needs Kubernetes credentials; no Event recorded"
+                ),
             }
         }
     }
+    // Last: in JSON, `summary` is the final line.
+    report::finished(&outcome, code, &board, elapsed, &summary);
     code
 }
 
@@ -169,6 +176,7 @@ async fn fall_back_to_dns_where_denied(client: &Client, deps: &mut [Dependency])
             })
             .collect();
         tracing::warn!(
+            event = "dns_fallback",
             "{reason}; resolving {} through DNS instead of watching",
             names.join(", ")
         );

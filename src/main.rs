@@ -1,30 +1,38 @@
 //! depwait: parse, validate, wait (or check), and map the outcome to an exit code.
+//!
+//! Every write goes through `depwait::output`: a closed pipe or a full disk never changes the
+//! exit code or stops the termination message.
 
 use std::io::IsTerminal;
+use std::path::Path;
 
 use clap::CommandFactory;
-use depwait::cli::{Cli, Command, Input};
-use depwait::config::Config;
+use depwait::cli::{Cli, Command, Input, LogFormat, Salvaged};
+use depwait::config::{self, Config};
 use depwait::exit::ExitCode;
-use depwait::{client, report, telemetry};
+use depwait::{client, output, report, telemetry};
 
 fn main() -> std::process::ExitCode {
-    let input = Input::from_args();
+    let input = match Input::from_args() {
+        Ok(input) => input,
+        Err(e) => return clap_refused(&e),
+    };
     match input.command {
         Some(Command::Completions { shell }) => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "depwait",
-                &mut std::io::stdout(),
-            );
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "depwait", &mut script);
+            output::stdout_bytes(&script);
             return ExitCode::Ready.into();
         }
         Some(Command::Man) => {
-            return match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
-                Ok(()) => ExitCode::Ready.into(),
+            let mut page = Vec::new();
+            return match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => {
+                    output::stdout_bytes(&page);
+                    ExitCode::Ready.into()
+                }
                 Err(e) => {
-                    eprintln!("depwait: cannot write the man page: {e}");
+                    output::stderr_line(&format!("depwait: cannot render the man page: {e}"));
                     ExitCode::Usage.into()
                 }
             };
@@ -36,34 +44,31 @@ fn main() -> std::process::ExitCode {
     }) = &input.command
     {
         let sa = depwait::rbac::ServiceAccount::parse(service_account);
-        let emit_events = input.emit_events;
         return match (sa, Config::from_input(input.clone())) {
             (Ok(sa), Ok(config)) => {
-                print!(
-                    "{}",
-                    depwait::rbac::render(&config.dependencies, &sa, emit_events)
-                );
+                output::stdout(&depwait::rbac::render(
+                    &config.dependencies,
+                    &sa,
+                    config.emit_events,
+                ));
                 ExitCode::Ready.into()
             }
             (Err(e), _) | (_, Err(e)) => {
-                eprintln!("depwait: {e}");
+                output::stderr_line(&format!("depwait: {e}"));
                 ExitCode::Usage.into()
             }
         };
     }
     let checking = matches!(input.command, Some(Command::Check { .. }));
     let termination_log = input.termination_log.clone();
-    telemetry::init(input.log_format);
+    let format = match config::log_format(&input.log_format) {
+        Ok(format) => format,
+        Err(e) => return refused(&e.to_string(), LogFormat::Text, checking, &termination_log),
+    };
+    telemetry::init(format);
     let config = match Config::from_input(input) {
         Ok(c) => c,
-        Err(e) => {
-            // Usage errors go to stderr plainly (not as a log line), as clap's do.
-            eprintln!("depwait: {e}");
-            if !checking {
-                report::write_termination_log(&termination_log, &format!("depwait: {e}"));
-            }
-            return ExitCode::Usage.into();
-        }
+        Err(e) => return refused(&e.to_string(), format, checking, &termination_log),
     };
     // One thread is plenty: the work is waiting on sockets, and it keeps memory small.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -72,7 +77,12 @@ fn main() -> std::process::ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("depwait: cannot start the async runtime: {e}");
+            let text = format!("cannot start the async runtime: {e}");
+            if checking {
+                output::stderr_line(&format!("depwait: {text}"));
+            } else {
+                report::ended_before_wait(ExitCode::ApiError, &text, &termination_log);
+            }
             return ExitCode::ApiError.into();
         }
     };
@@ -82,20 +92,65 @@ fn main() -> std::process::ExitCode {
     runtime.block_on(depwait::run(config)).into()
 }
 
+/// A usage error found by depwait (exit 2): plainly on stderr, as clap's own are, or as the
+/// `start` and `summary` lines in JSON; a wait also writes the termination message.
+fn refused(
+    text: &str,
+    format: LogFormat,
+    checking: bool,
+    termination_log: &Path,
+) -> std::process::ExitCode {
+    if format == LogFormat::Json && !checking {
+        report::ended_before_wait(ExitCode::Usage, text, termination_log);
+    } else {
+        output::stderr_line(&format!("depwait: {text}"));
+        if !checking {
+            report::write_termination_log(termination_log, &format!("depwait: {text}"));
+        }
+    }
+    ExitCode::Usage.into()
+}
+
+/// clap refused the arguments, or was asked for `--help`/`--version` (exit 0, stdout). A usage
+/// error is reported like depwait's own: what could be salvaged of the arguments says the log
+/// format and where the termination message goes.
+fn clap_refused(e: &clap::Error) -> std::process::ExitCode {
+    let code = std::process::ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+    if !e.use_stderr() {
+        // clap's `print` returns write errors instead of panicking; there is no one to tell.
+        let _ = e.print();
+        return code;
+    }
+    let salvaged = Salvaged::from_args();
+    let waiting = salvaged.command.is_none();
+    let text = e.render().to_string();
+    let text = text.trim_end();
+    if salvaged.log_format == Some(LogFormat::Json) && waiting {
+        telemetry::init(LogFormat::Json);
+        report::ended_before_wait(ExitCode::Usage, text, &salvaged.termination_log);
+    } else {
+        let _ = e.print();
+        if waiting {
+            report::write_termination_log(&salvaged.termination_log, &format!("depwait: {text}"));
+        }
+    }
+    code
+}
+
 async fn check(config: Config) -> ExitCode {
     let client = match client::infer().await {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("depwait: {e}");
+            output::stderr_line(&format!("depwait: {e}"));
             return ExitCode::Usage;
         }
     };
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let (code, text) = depwait::check::run(config.dependencies, client, color).await;
     if code == ExitCode::ApiError {
-        eprint!("{text}");
+        output::stderr(&text);
     } else {
-        print!("{text}");
+        output::stdout(&text);
     }
     code
 }
