@@ -170,6 +170,9 @@ pub struct Cli {
     pub namespace_label_dict: Option<String>,
 
     /// Give up after this long: `90s`, `5m`, `1h30m`, or bare seconds (`300`). `0` waits forever.
+    ///
+    /// Units: ms, s, m (minutes), h, d, w. `M`, months and years are refused: `5M` would be
+    /// five months.
     #[arg(
         long,
         env = "TIMEOUT",
@@ -186,7 +189,8 @@ pub struct Cli {
     #[arg(long, env = "RETRY_INTERVAL", value_name = "DURATION", global = true)]
     pub retry_interval: Option<String>,
 
-    /// Log a line saying what is still missing every DURATION while waiting; `0` turns it off.
+    /// Log a line saying what is still missing every DURATION (1s or more) while waiting; `0`
+    /// turns it off.
     #[arg(
         long,
         env = "DEPWAIT_HEARTBEAT",
@@ -356,7 +360,9 @@ impl Input {
     fn from_matches(matches: &ArgMatches) -> Self {
         // `from_arg_matches` only fails for arguments the derive did not declare.
         let cli = Cli::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
-        let sourced = |id: &str, flag: &str, var: &str, text: String| sourced_from(matches, id, flag, var, text);
+        let sourced = |id: &str, flag: &str, var: &str, text: String| {
+            sourced_from(matches, id, flag, var, text)
+        };
         let mut hosts = cli.hosts;
         if let Some(Command::Check { hosts: more } | Command::Rbac { hosts: more, .. }) =
             &cli.command
@@ -401,9 +407,9 @@ impl Input {
                 "DEPWAIT_HEARTBEAT",
                 cli.heartbeat,
             ),
-            emit_events: cli.emit_events.map(|t| {
-                sourced("emit_events", "--emit-events", "DEPWAIT_EMIT_EVENTS", t)
-            }),
+            emit_events: cli
+                .emit_events
+                .map(|t| sourced("emit_events", "--emit-events", "DEPWAIT_EMIT_EVENTS", t)),
             log_format: sourced(
                 "log_format",
                 "--log-format",
@@ -443,11 +449,11 @@ pub struct Salvaged {
 impl Salvaged {
     /// Re-read the process arguments, ignoring clap's errors.
     pub fn from_args() -> Self {
-        Self::from_iter(std::env::args_os())
+        Self::from_arg_list(std::env::args_os())
     }
 
     /// [`Self::from_args`] on an explicit argument list (tests).
-    pub fn from_iter<I, T>(args: I) -> Self
+    pub fn from_arg_list<I, T>(args: I) -> Self
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
@@ -464,7 +470,9 @@ impl Salvaged {
                 (ErrorKind::UnknownArgument, Some(ContextValue::String(arg))) => {
                     args.iter().skip(1).position(|a| {
                         a.to_str().is_some_and(|a| {
-                            a == arg || a.strip_prefix(arg.as_str()).is_some_and(|r| r.starts_with('='))
+                            a == arg
+                                || a.strip_prefix(arg.as_str())
+                                    .is_some_and(|r| r.starts_with('='))
                         })
                     })
                 }
@@ -524,19 +532,38 @@ mod tests {
     #[test]
     fn log_format_and_termination_log_are_salvaged_around_unknown_flags() {
         for args in [
-            vec!["depwait", "--bogus", "--output", "json", "--termination-log", "/x"],
-            vec!["depwait", "--log-format=json", "--bogus=1", "--termination-log=/x", "-q"],
-            vec!["depwait", "--output", "json", "--termination-log", "/x", "--timeout"],
+            vec![
+                "depwait",
+                "--bogus",
+                "--output",
+                "json",
+                "--termination-log",
+                "/x",
+            ],
+            vec![
+                "depwait",
+                "--log-format=json",
+                "--bogus=1",
+                "--termination-log=/x",
+                "-q",
+            ],
+            vec![
+                "depwait",
+                "--output",
+                "json",
+                "--termination-log",
+                "/x",
+                "--timeout",
+            ],
         ] {
-            let s = Salvaged::from_iter(args.clone());
+            let s = Salvaged::from_arg_list(args.clone());
             assert_eq!(s.log_format, Some(LogFormat::Json), "{args:?}");
             assert_eq!(s.termination_log, PathBuf::from("/x"), "{args:?}");
             assert_eq!(s.command, None, "{args:?}");
         }
-        let s = Salvaged::from_iter(["depwait", "check", "--bogus"]);
+        let s = Salvaged::from_arg_list(["depwait", "check", "--bogus"]);
         assert_eq!(s.command.as_deref(), Some("check"));
-        let s = Salvaged::from_iter(["depwait", "--log-format", "yaml", "--bogus"]);
+        let s = Salvaged::from_arg_list(["depwait", "--log-format", "yaml", "--bogus"]);
         assert_eq!(s.log_format, None);
     }
 }
-

@@ -211,11 +211,9 @@ fn parse_duration(value: &Sourced, example: &'static str) -> Result<Duration, Co
             .and_then(|s| Duration::try_from_secs_f64(s).ok())
             .ok_or_else(|| err(format!("`{text}` is not a number of seconds")))?
     } else {
-        let units = text
+        // Each run of letters is a unit (`1h30m`: `h`, `m`).
+        if let Some(unit) = text
             .split(|c: char| !c.is_alphabetic())
-            .filter(|u| !u.is_empty());
-        if let Some(unit) = units
-            .clone()
             .find(|u| SURPRISING_UNITS.contains(u) || u.chars().any(char::is_uppercase))
         {
             let hint = if unit == "M" {
@@ -793,6 +791,70 @@ mod tests {
             assert!(msg.contains(needle), "{msg:?} should say {needle}");
             assert!(msg.contains("example: "), "{msg:?} should show an example");
         }
+    }
+
+    #[test]
+    fn surprising_units_and_short_heartbeats_are_refused() {
+        let timeout = |text: &str| {
+            Config::from_input(Input {
+                timeout: sourced("--timeout", text),
+                pods: vec!["a:b=c".into()],
+                ..input()
+            })
+        };
+        for (text, says) in [
+            ("5M", "would be months"),
+            ("1h5M", "would be months"),
+            ("2months", "months and years"),
+            ("1y", "months and years"),
+            ("3years", "months and years"),
+            ("5S", "units are lowercase"),
+        ] {
+            let e = timeout(text).unwrap_err();
+            assert!(e.problem.contains(says), "{text}: {e}");
+        }
+        for text in ["5m", "1h30m", "2w", "90s", "250ms", "1d"] {
+            assert!(timeout(text).is_ok(), "{text}");
+        }
+        let heartbeat = |text: &str| {
+            Config::from_input(Input {
+                heartbeat: sourced("DEPWAIT_HEARTBEAT", text),
+                pods: vec!["a:b=c".into()],
+                ..input()
+            })
+        };
+        let e = heartbeat("999ms").unwrap_err();
+        assert_eq!(e.name, "DEPWAIT_HEARTBEAT");
+        assert!(e.problem.contains("shorter than 1s"), "{e}");
+        assert_eq!(heartbeat("1s").unwrap().heartbeat, Some(MIN_HEARTBEAT));
+        assert_eq!(heartbeat("0").unwrap().heartbeat, None);
+    }
+
+    #[test]
+    fn switches_and_log_formats_take_the_usual_spellings() {
+        let emit = |text: &str| {
+            Config::from_input(Input {
+                emit_events: Some(sourced("DEPWAIT_EMIT_EVENTS", text)),
+                pods: vec!["a:b=c".into()],
+                ..input()
+            })
+        };
+        for (text, want) in [
+            ("1", true),
+            ("Yes", true),
+            ("ON", true),
+            ("off", false),
+            ("0", false),
+        ] {
+            assert_eq!(emit(text).unwrap().emit_events, want, "{text}");
+        }
+        assert_eq!(emit("2").unwrap_err().name, "DEPWAIT_EMIT_EVENTS");
+        assert_eq!(
+            log_format(&sourced("DEPWAIT_LOG_FORMAT", "JSON")).unwrap(),
+            LogFormat::Json
+        );
+        let e = log_format(&sourced("DEPWAIT_LOG_FORMAT", "yaml")).unwrap_err();
+        assert_eq!(e.name, "DEPWAIT_LOG_FORMAT");
     }
 
     #[test]

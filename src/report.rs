@@ -319,7 +319,11 @@ mod tests {
                 for limit in [64, 100, 4096] {
                     let text = summary_of(entries, width);
                     let cut = fit_termination(&text, limit);
-                    assert!(cut.len() <= limit, "{entries} × {width} in {limit}: {}", cut.len());
+                    assert!(
+                        cut.len() <= limit,
+                        "{entries} × {width} in {limit}: {}",
+                        cut.len()
+                    );
                     if text.len() <= limit {
                         assert_eq!(cut, text);
                     } else {

@@ -221,7 +221,10 @@ fn emit_events_takes_the_usual_boolean_spellings() {
     let mut flag = rbac.to_vec();
     flag.push("--emit-events");
     let (out, _) = depwait(&flag, &[]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("events"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("events"),
+        "{out:?}"
+    );
 }
 
 /// A closed pipe (`depwait ... | head -1`) or a full disk (`2>/dev/full`) on stdout or stderr
@@ -230,7 +233,14 @@ fn emit_events_takes_the_usual_boolean_spellings() {
 #[test]
 fn closed_or_full_streams_change_no_exit_code() {
     let wait = ["--pods", "ns:app=x", "--timeout", "1s"];
-    let json = ["--pods", "ns:app=x", "--timeout", "1s", "--log-format", "json"];
+    let json = [
+        "--pods",
+        "ns:app=x",
+        "--timeout",
+        "1s",
+        "--log-format",
+        "json",
+    ];
     let check = ["check", "--pods", "ns:app=x"];
     let rbac = ["rbac", "--service-account", "ns/web", "--pods", "ns:app=x"];
     let scenarios: Vec<(&[&str], Option<i32>)> = vec![

@@ -26,7 +26,10 @@ fn read_bytes(bytes: &[u8]) -> Result<Config, ConfigError> {
 /// Refused, naming `--config` and saying `says`.
 fn assert_refused(result: Result<Config, ConfigError>, says: &str) {
     match result {
-        Ok(c) => panic!("accepted {} dependencies, expected: {says}", c.dependencies.len()),
+        Ok(c) => panic!(
+            "accepted {} dependencies, expected: {says}",
+            c.dependencies.len()
+        ),
         Err(e) => {
             assert!(e.name.starts_with("--config "), "{e}");
             assert!(e.problem.contains(says), "{e}\nexpected: {says}");

@@ -17,7 +17,9 @@ const LIMIT: Duration = Duration::from_secs(60);
 fn assert_contract(stderr: &str, code: i32) -> Vec<Value> {
     let lines: Vec<Value> = stderr
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{stderr}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{stderr}"))
+        })
         .collect();
     assert!(lines.len() >= 2, "{stderr}");
     for line in &lines {
@@ -26,14 +28,24 @@ fn assert_contract(stderr: &str, code: i32) -> Vec<Value> {
     let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
     assert_eq!(events.first(), Some(&"start"), "{stderr}");
     assert_eq!(events.last(), Some(&"summary"), "{stderr}");
-    assert_eq!(events.iter().filter(|e| **e == "start").count(), 1, "{stderr}");
-    assert_eq!(events.iter().filter(|e| **e == "summary").count(), 1, "{stderr}");
+    assert_eq!(
+        events.iter().filter(|e| **e == "start").count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| **e == "summary").count(),
+        1,
+        "{stderr}"
+    );
     assert_eq!(lines.last().unwrap()["exit_code"], code, "{stderr}");
     lines
 }
 
 fn json(args: &[&str]) -> Depwait {
-    Depwait::new().args(args.iter().copied()).args(["--log-format", "json"])
+    Depwait::new()
+        .args(args.iter().copied())
+        .args(["--log-format", "json"])
 }
 
 /// A release: start, changes, summary.

@@ -304,7 +304,12 @@ mod tests {
             read_text("pods: ['db:app=web']\nhttp:\n  - http://x/\n  - 'ftp://x/'\n").unwrap_err();
         assert!(e.problem.starts_with("http: [1] `ftp://x/`: "), "{e}");
         assert!(e.problem.contains("line 3"), "{e}");
-        let e = read("/nonexistent/deps.yaml".as_ref(), "--config", "cluster.local").unwrap_err();
+        let e = read(
+            "/nonexistent/deps.yaml".as_ref(),
+            "--config",
+            "cluster.local",
+        )
+        .unwrap_err();
         assert!(e.problem.contains("cannot read it"), "{e}");
     }
 
