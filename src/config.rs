@@ -168,11 +168,12 @@ pub fn log_format(value: &Sourced) -> Result<LogFormat, ConfigError> {
     })
 }
 
-/// The usual spellings of a switch, in any case: true/false, 1/0, yes/no, on/off.
+/// The usual spellings of a switch, in any case: true/false, 1/0, yes/no, on/off; empty (a
+/// variable set to `""`) is off.
 fn parse_bool(value: &Sourced, example: &'static str) -> Result<bool, ConfigError> {
     match value.text.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
         _ => Err(ConfigError {
             name: value.name.clone(),
             problem: format!(

@@ -65,7 +65,9 @@ fn main() -> std::process::ExitCode {
         Ok(format) => format,
         Err(e) => return refused(&e.to_string(), LogFormat::Text, checking, &termination_log),
     };
-    telemetry::init(format);
+    if let Err(text) = telemetry::init(format) {
+        return refused(&text, format, checking, &termination_log);
+    }
     let config = match Config::from_input(input) {
         Ok(c) => c,
         Err(e) => return refused(&e.to_string(), format, checking, &termination_log),
@@ -126,7 +128,8 @@ fn clap_refused(e: &clap::Error) -> std::process::ExitCode {
     let text = e.render().to_string();
     let text = text.trim_end();
     if salvaged.log_format == Some(LogFormat::Json) && waiting {
-        telemetry::init(LogFormat::Json);
+        // A bad DEPWAIT_LOG is not worth a second error here; the default filter is set up.
+        let _ = telemetry::init(LogFormat::Json);
         report::ended_before_wait(ExitCode::Usage, text, &salvaged.termination_log);
     } else {
         let _ = e.print();

@@ -23,9 +23,22 @@ pub const OTHER_EVENT: &str = "log";
 /// A log line that cannot be written (stderr a closed pipe, or a full disk) is dropped:
 /// tracing-subscriber ignores the writer's error once `log_internal_errors` is off (on, it
 /// reports the failure with `eprintln!`, which panics on the same stderr).
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("DEPWAIT_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("error,depwait=info"));
+///
+/// A `DEPWAIT_LOG` that is not a filter installs the default and comes back as the message
+/// of a usage error, for `main` to report in the format just set up.
+pub fn init(format: LogFormat) -> Result<(), String> {
+    let (filter, refused) = match std::env::var("DEPWAIT_LOG") {
+        Ok(text) if !text.trim().is_empty() => match EnvFilter::try_new(&text) {
+            Ok(filter) => (filter, None),
+            Err(e) => (
+                EnvFilter::new(DEFAULT_FILTER),
+                Some(format!(
+                    "DEPWAIT_LOG: `{text}` is not a log filter ({e})\n  example: DEPWAIT_LOG=debug, or DEPWAIT_LOG=error,depwait=trace"
+                )),
+            ),
+        },
+        _ => (EnvFilter::new(DEFAULT_FILTER), None),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -54,7 +67,11 @@ pub fn init(format: LogFormat) {
             ))
             .init(),
     }
+    refused.map_or(Ok(()), Err)
 }
+
+/// `info` for depwait, `error` for the libraries under it.
+const DEFAULT_FILTER: &str = "error,depwait=info";
 
 /// A JSON event format that gives a line without an `event` field `"event": "log"`, so a
 /// consumer can dispatch on `event` for every line.

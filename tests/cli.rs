@@ -168,6 +168,7 @@ fn bad_environment_values_name_the_variable() {
         ("DEPWAIT_CONFIG", "/dev/zero", "more than 1024 KiB"),
         ("TIMEOUT", "5M", "would be months"),
         ("RETRY_INTERVAL", "2years", "months and years"),
+        ("DEPWAIT_LOG", "depwait=loud", "not a log filter"),
     ] {
         assert_usage_error(&pods, &[(var, value)], var, says);
     }
