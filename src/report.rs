@@ -41,9 +41,10 @@ pub fn starting(deps: &[Dependency], timeout: Option<Duration>) {
 /// credential plugin that did not answer, a TLS setting that cannot work — with exit `code`:
 /// `start` (unless already logged), then `summary` with the exit code, and the termination
 /// message. The one way every pre-wait failure ends, so that in JSON `start` comes first and
-/// `summary` last whatever failed.
+/// `summary` last whatever failed. In text, the summary is one ERROR line.
 pub fn ended_before_wait(code: ExitCode, text: &str, termination_log: &Path) {
-    if STARTED.get().is_none() {
+    // People need no "start" line for a run that never started; JSON consumers do.
+    if STARTED.get().is_none() && crate::telemetry::is_json() {
         tracing::info!(
             event = "start",
             dependencies = 0,

@@ -27,6 +27,7 @@ pub const OTHER_EVENT: &str = "log";
 /// A `DEPWAIT_LOG` that is not a filter installs the default and comes back as the message
 /// of a usage error, for `main` to report in the format just set up.
 pub fn init(format: LogFormat) -> Result<(), String> {
+    let _ = FORMAT.set(format);
     let (filter, refused) = match std::env::var("DEPWAIT_LOG") {
         Ok(text) if !text.trim().is_empty() => match EnvFilter::try_new(&text) {
             Ok(filter) => (filter, None),
@@ -68,6 +69,14 @@ pub fn init(format: LogFormat) -> Result<(), String> {
             .init(),
     }
     refused.map_or(Ok(()), Err)
+}
+
+/// The format [`init`] set up.
+static FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// Whether log lines are JSON (after [`init`]).
+pub fn is_json() -> bool {
+    FORMAT.get() == Some(&LogFormat::Json)
 }
 
 /// `info` for depwait, `error` for the libraries under it.
