@@ -5,8 +5,9 @@
 
 use std::path::PathBuf;
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -169,6 +170,9 @@ pub struct Cli {
     pub namespace_label_dict: Option<String>,
 
     /// Give up after this long: `90s`, `5m`, `1h30m`, or bare seconds (`300`). `0` waits forever.
+    ///
+    /// Units: ms, s, m (minutes), h, d, w. `M`, months and years are refused: `5M` would be
+    /// five months.
     #[arg(
         long,
         env = "TIMEOUT",
@@ -185,7 +189,8 @@ pub struct Cli {
     #[arg(long, env = "RETRY_INTERVAL", value_name = "DURATION", global = true)]
     pub retry_interval: Option<String>,
 
-    /// Log a line saying what is still missing every DURATION while waiting; `0` turns it off.
+    /// Log a line saying what is still missing every DURATION (1s or more) while waiting; `0`
+    /// turns it off.
     #[arg(
         long,
         env = "DEPWAIT_HEARTBEAT",
@@ -197,8 +202,19 @@ pub struct Cli {
     /// On a timeout or API error, record a Warning Event (reason DependenciesNotReady) on this
     /// pod, named by the downward API: POD_NAME, POD_NAMESPACE and POD_UID. Needs `create` on
     /// `events`.
-    #[arg(long, env = "DEPWAIT_EMIT_EVENTS", global = true)]
-    pub emit_events: bool,
+    ///
+    /// `--emit-events` alone turns it on; `--emit-events=false` and the variable take
+    /// true/false, 1/0, yes/no or on/off, in any case.
+    #[arg(
+        long,
+        env = "DEPWAIT_EMIT_EVENTS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        global = true
+    )]
+    pub emit_events: Option<String>,
 
     /// Log format on stderr: `text` for people, `json` for machines (one object per line;
     /// fields documented in the README). `--output json` is the same.
@@ -206,11 +222,11 @@ pub struct Cli {
         long,
         visible_alias = "output",
         env = "DEPWAIT_LOG_FORMAT",
-        value_enum,
-        default_value_t = LogFormat::Text,
+        value_name = "text|json",
+        default_value = "text",
         global = true
     )]
-    pub log_format: LogFormat,
+    pub log_format: String,
 
     /// Where to write the summary on a non-zero exit (Kubernetes' termination-message file).
     ///
@@ -268,7 +284,7 @@ pub enum Command {
 }
 
 /// How progress is written to stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     /// Human-readable lines.
     Text,
@@ -277,10 +293,13 @@ pub enum LogFormat {
 }
 
 /// A value as the user gave it, with the flag or variable it came from, for error messages.
+///
+/// clap only collects these values: validated by clap, a bad `DEPWAIT_LOG_FORMAT` would be
+/// reported as a bad `--log-format`, naming a flag the user never typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sourced {
+pub struct Sourced<T = String> {
     /// The raw text.
-    pub text: String,
+    pub text: T,
     /// `--timeout` or `TIMEOUT`: whichever the user actually set.
     pub name: String,
 }
@@ -308,10 +327,10 @@ pub struct Input {
     pub tcp: Vec<String>,
     /// `--http` values in order.
     pub http: Vec<String>,
-    /// `--config` file.
-    pub config: Option<PathBuf>,
+    /// `--config` file (or `DEPWAIT_CONFIG`).
+    pub config: Option<Sourced<PathBuf>>,
     /// The cluster DNS domain.
-    pub cluster_domain: String,
+    pub cluster_domain: Sourced,
     /// The seed's JSON dependency list.
     pub namespace_label_dict: Option<Sourced>,
     /// Overall deadline.
@@ -320,18 +339,19 @@ pub struct Input {
     pub retry_interval: Option<Sourced>,
     /// Interval of the "still waiting" line.
     pub heartbeat: Sourced,
-    /// Record a Kubernetes Event on failure.
-    pub emit_events: bool,
-    /// Log format.
-    pub log_format: LogFormat,
+    /// Record a Kubernetes Event on failure: `--emit-events[=BOOL]` or the variable, unparsed.
+    pub emit_events: Option<Sourced>,
+    /// Log format, unparsed (`config::log_format` reads it).
+    pub log_format: Sourced,
     /// Termination-message path.
     pub termination_log: PathBuf,
 }
 
 impl Input {
-    /// Parse the process arguments; on usage errors clap prints and exits with code 2.
-    pub fn from_args() -> Self {
-        Self::from_matches(&Cli::command().get_matches())
+    /// Parse the process arguments. A usage error (an unknown flag, a missing value) and
+    /// `--help`/`--version` come back as clap's error, for `main` to print and exit with.
+    pub fn from_args() -> Result<Self, clap::Error> {
+        Ok(Self::from_matches(&Cli::command().try_get_matches()?))
     }
 
     /// Parse an explicit argument list (tests); environment fallbacks still apply.
@@ -348,13 +368,8 @@ impl Input {
     fn from_matches(matches: &ArgMatches) -> Self {
         // `from_arg_matches` only fails for arguments the derive did not declare.
         let cli = Cli::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
-        let sourced = |id: &str, flag: &str, var: &str, text: String| Sourced {
-            name: if matches.value_source(id) == Some(ValueSource::EnvVariable) {
-                var.to_string()
-            } else {
-                flag.to_string()
-            },
-            text,
+        let sourced = |id: &str, flag: &str, var: &str, text: String| {
+            sourced_from(matches, id, flag, var, text)
         };
         let mut hosts = cli.hosts;
         if let Some(Command::Check { hosts: more } | Command::Rbac { hosts: more, .. }) =
@@ -373,8 +388,15 @@ impl Input {
             resources: cli.resources,
             tcp: cli.tcp,
             http: cli.http,
-            config: cli.config,
-            cluster_domain: cli.cluster_domain,
+            config: cli
+                .config
+                .map(|p| sourced_from(matches, "config", "--config", "DEPWAIT_CONFIG", p)),
+            cluster_domain: sourced(
+                "cluster_domain",
+                "--cluster-domain",
+                "DEPWAIT_CLUSTER_DOMAIN",
+                cli.cluster_domain,
+            ),
             namespace_label_dict: cli.namespace_label_dict.map(|t| {
                 sourced(
                     "namespace_label_dict",
@@ -393,9 +415,113 @@ impl Input {
                 "DEPWAIT_HEARTBEAT",
                 cli.heartbeat,
             ),
-            emit_events: cli.emit_events,
-            log_format: cli.log_format,
+            emit_events: cli
+                .emit_events
+                .map(|t| sourced("emit_events", "--emit-events", "DEPWAIT_EMIT_EVENTS", t)),
+            log_format: sourced(
+                "log_format",
+                "--log-format",
+                "DEPWAIT_LOG_FORMAT",
+                cli.log_format,
+            ),
             termination_log: cli.termination_log,
+        }
+    }
+}
+
+/// `value` named by what set it: the variable when clap took it from the environment, else the
+/// flag (also for defaults, which the flag's help documents).
+fn sourced_from<T>(matches: &ArgMatches, id: &str, flag: &str, var: &str, value: T) -> Sourced<T> {
+    Sourced {
+        name: if matches.value_source(id) == Some(ValueSource::EnvVariable) {
+            var.to_string()
+        } else {
+            flag.to_string()
+        },
+        text: value,
+    }
+}
+
+/// What is needed to report a usage error the way the run would have, recovered from
+/// arguments clap refused: parsed as far as they go, every unusable value left at its default.
+#[derive(Debug, Clone)]
+pub struct Salvaged {
+    /// The log format asked for; `None` when it was not understood.
+    pub log_format: Option<LogFormat>,
+    /// The termination-message path.
+    pub termination_log: PathBuf,
+    /// The subcommand, when one was named: only a wait writes a termination message.
+    pub command: Option<String>,
+}
+
+impl Salvaged {
+    /// Re-read the process arguments, ignoring clap's errors.
+    pub fn from_args() -> Self {
+        Self::from_arg_list(std::env::args_os())
+    }
+
+    /// [`Self::from_args`] on an explicit argument list (tests).
+    pub fn from_arg_list<I, T>(args: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+        // Drop unknown arguments one at a time, so that flags after them still count; what is
+        // left unparseable is read as far as clap gets (`ignore_errors`).
+        let matches = loop {
+            let e = match Cli::command().try_get_matches_from(&args) {
+                Ok(m) => break m,
+                Err(e) => e,
+            };
+            let unknown = match (e.kind(), e.get(ContextKind::InvalidArg)) {
+                (ErrorKind::UnknownArgument, Some(ContextValue::String(arg))) => {
+                    args.iter().skip(1).position(|a| {
+                        a.to_str().is_some_and(|a| {
+                            a == arg
+                                || a.strip_prefix(arg.as_str())
+                                    .is_some_and(|r| r.starts_with('='))
+                        })
+                    })
+                }
+                _ => None,
+            };
+            match unknown {
+                Some(at) => {
+                    args.remove(at + 1);
+                }
+                None => {
+                    break Cli::command()
+                        .ignore_errors(true)
+                        .try_get_matches_from(&args)
+                        .unwrap_or_default();
+                }
+            }
+        };
+        let command = matches.subcommand_name().map(str::to_string);
+        // Global arguments are found on the subcommand's matches.
+        let at = matches.subcommand().map(|(_, m)| m).unwrap_or(&matches);
+        let text = |id: &str| at.try_get_one::<String>(id).ok().flatten().cloned();
+        Salvaged {
+            log_format: text("log_format").and_then(|t| LogFormat::from_text(&t)),
+            termination_log: at
+                .try_get_one::<PathBuf>("termination_log")
+                .ok()
+                .flatten()
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from("/dev/termination-log")),
+            command,
+        }
+    }
+}
+
+impl LogFormat {
+    /// `text` or `json`, in any case.
+    pub fn from_text(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
         }
     }
 }
@@ -407,5 +533,45 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// A usage error is still reported in the format, and to the file, the arguments asked
+    /// for, wherever the unknown flag is.
+    #[test]
+    fn log_format_and_termination_log_are_salvaged_around_unknown_flags() {
+        for args in [
+            vec![
+                "depwait",
+                "--bogus",
+                "--output",
+                "json",
+                "--termination-log",
+                "/x",
+            ],
+            vec![
+                "depwait",
+                "--log-format=json",
+                "--bogus=1",
+                "--termination-log=/x",
+                "-q",
+            ],
+            vec![
+                "depwait",
+                "--output",
+                "json",
+                "--termination-log",
+                "/x",
+                "--timeout",
+            ],
+        ] {
+            let s = Salvaged::from_arg_list(args.clone());
+            assert_eq!(s.log_format, Some(LogFormat::Json), "{args:?}");
+            assert_eq!(s.termination_log, PathBuf::from("/x"), "{args:?}");
+            assert_eq!(s.command, None, "{args:?}");
+        }
+        let s = Salvaged::from_arg_list(["depwait", "check", "--bogus"]);
+        assert_eq!(s.command.as_deref(), Some("check"));
+        let s = Salvaged::from_arg_list(["depwait", "--log-format", "yaml", "--bogus"]);
+        assert_eq!(s.log_format, None);
     }
 }

@@ -23,6 +23,9 @@ pub const MAX_DICT_BYTES: usize = 64 * 1024;
 /// Longest accepted timeout; past this, `0` (forever) is what the user means.
 const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
+/// Shortest `--heartbeat`: a line per millisecond would drown every other line.
+pub const MIN_HEARTBEAT: Duration = Duration::from_secs(1);
+
 /// A validated run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -118,7 +121,33 @@ impl Config {
             .as_ref()
             .map(|v| parse_duration(v, "RETRY_INTERVAL=15 or --retry-interval 2s"))
             .transpose()?;
-        let heartbeat = parse_duration(&input.heartbeat, "--heartbeat 30s, or 0 to turn it off")?;
+        let heartbeat = parse_duration(&input.heartbeat, HEARTBEAT_EXAMPLE)?;
+        if !heartbeat.is_zero() && heartbeat < MIN_HEARTBEAT {
+            return Err(ConfigError {
+                name: input.heartbeat.name.clone(),
+                problem: format!(
+                    "`{}` is shorter than {}: a heartbeat that often floods the log; give 1s or more, or 0 to turn it off",
+                    input.heartbeat.text.trim(),
+                    humantime::format_duration(MIN_HEARTBEAT)
+                ),
+                example: HEARTBEAT_EXAMPLE,
+            });
+        }
+        let emit_events = input
+            .emit_events
+            .as_ref()
+            .map(|v| parse_bool(v, "--emit-events, or DEPWAIT_EMIT_EVENTS=true"))
+            .transpose()?
+            .unwrap_or(false);
+        let log_format = log_format(&input.log_format)?;
+        let cluster_domain = input.cluster_domain.text.as_str();
+        if names::validate(cluster_domain).is_err() {
+            return Err(ConfigError {
+                name: input.cluster_domain.name.clone(),
+                problem: format!("`{cluster_domain}` is not a DNS domain"),
+                example: "--cluster-domain cluster.local",
+            });
+        }
 
         let mut dependencies = Vec::new();
         for (i, spec) in input.pods.iter().enumerate() {
@@ -131,7 +160,7 @@ impl Config {
             dependencies.push(parse_service_flag(spec, i + 1)?);
         }
         for (i, host) in input.hosts.iter().enumerate() {
-            dependencies.push(parse_host(host, i + 1, &input.cluster_domain)?);
+            dependencies.push(parse_host(host, i + 1, cluster_domain)?);
         }
         for (i, host) in input.dns.iter().enumerate() {
             let origin = format!("--dns #{}", i + 1);
@@ -153,7 +182,7 @@ impl Config {
             dependencies.push(objects::parse_http(spec, i + 1)?);
         }
         if let Some(path) = &input.config {
-            dependencies.extend(file::read(path, &input.cluster_domain)?);
+            dependencies.extend(file::read(&path.text, &path.name, cluster_domain)?);
         }
         let duplicates = dedupe(&mut dependencies);
         if dependencies.is_empty() {
@@ -168,13 +197,46 @@ impl Config {
             timeout: (!timeout.is_zero()).then_some(timeout),
             retry_interval,
             heartbeat: (!heartbeat.is_zero()).then_some(heartbeat),
-            emit_events: input.emit_events,
-            log_format: input.log_format,
+            emit_events,
+            log_format,
             termination_log: input.termination_log,
             duplicates,
         })
     }
 }
+
+const HEARTBEAT_EXAMPLE: &str = "--heartbeat 30s, or 0 to turn it off";
+
+/// `--log-format` / `DEPWAIT_LOG_FORMAT`: `text` or `json`, in any case. Read on its own by
+/// `main`, which sets up logging before the rest is validated.
+pub fn log_format(value: &Sourced) -> Result<LogFormat, ConfigError> {
+    LogFormat::from_text(&value.text).ok_or_else(|| ConfigError {
+        name: value.name.clone(),
+        problem: format!("`{}` is not a log format; use text or json", value.text),
+        example: "--log-format json, or DEPWAIT_LOG_FORMAT=json",
+    })
+}
+
+/// The usual spellings of a switch, in any case: true/false, 1/0, yes/no, on/off; empty (a
+/// variable set to `""`) is off.
+fn parse_bool(value: &Sourced, example: &'static str) -> Result<bool, ConfigError> {
+    match value.text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(ConfigError {
+            name: value.name.clone(),
+            problem: format!(
+                "`{}` is not a boolean; use true or false (also 1/0, yes/no, on/off)",
+                value.text
+            ),
+            example,
+        }),
+    }
+}
+
+/// Units humantime accepts that surprise in a timeout: `M` is months (`5M` is 5 months, not 5
+/// minutes), and months and years are humantime's averages (30.44 and 365.25 days).
+const SURPRISING_UNITS: &[&str] = &["M", "month", "months", "y", "yr", "yrs", "year", "years"];
 
 /// Bare seconds (`300`, `2.5`) as the seed's variables take them, or humantime (`90s`, `5m`).
 fn parse_duration(value: &Sourced, example: &'static str) -> Result<Duration, ConfigError> {
@@ -199,6 +261,22 @@ fn parse_duration(value: &Sourced, example: &'static str) -> Result<Duration, Co
             .and_then(|s| Duration::try_from_secs_f64(s).ok())
             .ok_or_else(|| err(format!("`{text}` is not a number of seconds")))?
     } else {
+        // Each run of letters is a unit (`1h30m`: `h`, `m`).
+        if let Some(unit) = text
+            .split(|c: char| !c.is_alphabetic())
+            .find(|u| SURPRISING_UNITS.contains(u) || u.chars().any(char::is_uppercase))
+        {
+            let hint = if unit == "M" {
+                "`M` would be months; write `m` for minutes"
+            } else if unit.chars().any(char::is_uppercase) {
+                "units are lowercase"
+            } else {
+                "months and years are not accepted; use days (`30d`) or weeks"
+            };
+            return Err(err(format!(
+                "`{text}`: unit `{unit}` refused: {hint} (units: ms, s, m, h, d, w)"
+            )));
+        }
         humantime::parse_duration(text).map_err(|e| {
             err(format!(
                 "`{text}` is not a duration ({e}); use seconds or units like 90s, 5m, 1h30m"
@@ -497,13 +575,13 @@ mod tests {
             tcp: vec![],
             http: vec![],
             config: None,
-            cluster_domain: "cluster.local".into(),
+            cluster_domain: sourced("--cluster-domain", "cluster.local"),
             namespace_label_dict: None,
             timeout: sourced("TIMEOUT", "300"),
             retry_interval: None,
             heartbeat: sourced("--heartbeat", "30s"),
-            emit_events: false,
-            log_format: LogFormat::Text,
+            emit_events: None,
+            log_format: sourced("--log-format", "text"),
             termination_log: "/dev/termination-log".into(),
         }
     }
@@ -562,7 +640,10 @@ mod tests {
                 r#"{"db": [{"app": "zk"}]}"#,
             )),
             http: vec!["http://h/?a=2".into()],
-            config: Some(file),
+            config: Some(Sourced {
+                text: file,
+                name: "--config".into(),
+            }),
             ..input()
         })
         .unwrap();
@@ -812,6 +893,70 @@ mod tests {
             assert!(msg.contains(needle), "{msg:?} should say {needle}");
             assert!(msg.contains("example: "), "{msg:?} should show an example");
         }
+    }
+
+    #[test]
+    fn surprising_units_and_short_heartbeats_are_refused() {
+        let timeout = |text: &str| {
+            Config::from_input(Input {
+                timeout: sourced("--timeout", text),
+                pods: vec!["a:b=c".into()],
+                ..input()
+            })
+        };
+        for (text, says) in [
+            ("5M", "would be months"),
+            ("1h5M", "would be months"),
+            ("2months", "months and years"),
+            ("1y", "months and years"),
+            ("3years", "months and years"),
+            ("5S", "units are lowercase"),
+        ] {
+            let e = timeout(text).unwrap_err();
+            assert!(e.problem.contains(says), "{text}: {e}");
+        }
+        for text in ["5m", "1h30m", "2w", "90s", "250ms", "1d"] {
+            assert!(timeout(text).is_ok(), "{text}");
+        }
+        let heartbeat = |text: &str| {
+            Config::from_input(Input {
+                heartbeat: sourced("DEPWAIT_HEARTBEAT", text),
+                pods: vec!["a:b=c".into()],
+                ..input()
+            })
+        };
+        let e = heartbeat("999ms").unwrap_err();
+        assert_eq!(e.name, "DEPWAIT_HEARTBEAT");
+        assert!(e.problem.contains("shorter than 1s"), "{e}");
+        assert_eq!(heartbeat("1s").unwrap().heartbeat, Some(MIN_HEARTBEAT));
+        assert_eq!(heartbeat("0").unwrap().heartbeat, None);
+    }
+
+    #[test]
+    fn switches_and_log_formats_take_the_usual_spellings() {
+        let emit = |text: &str| {
+            Config::from_input(Input {
+                emit_events: Some(sourced("DEPWAIT_EMIT_EVENTS", text)),
+                pods: vec!["a:b=c".into()],
+                ..input()
+            })
+        };
+        for (text, want) in [
+            ("1", true),
+            ("Yes", true),
+            ("ON", true),
+            ("off", false),
+            ("0", false),
+        ] {
+            assert_eq!(emit(text).unwrap().emit_events, want, "{text}");
+        }
+        assert_eq!(emit("2").unwrap_err().name, "DEPWAIT_EMIT_EVENTS");
+        assert_eq!(
+            log_format(&sourced("DEPWAIT_LOG_FORMAT", "JSON")).unwrap(),
+            LogFormat::Json
+        );
+        let e = log_format(&sourced("DEPWAIT_LOG_FORMAT", "yaml")).unwrap_err();
+        assert_eq!(e.name, "DEPWAIT_LOG_FORMAT");
     }
 
     #[test]

@@ -29,6 +29,7 @@
 //! - [`exit`]: the exit-code contract.
 //! - [`files`]: reading the files depwait is pointed at, bounded in size and time.
 //! - [`tls`]: the CAs depwait trusts, checked before any request; fatal TLS failures.
+//! - [`output`]: writes to stdout and stderr that never fail the run.
 //! - [`telemetry`]: log set-up.
 //! - [`text`]: escaping cluster and user text for output; redacting URLs' credentials.
 
@@ -47,6 +48,7 @@ pub mod exit;
 pub mod files;
 pub mod kinds;
 pub mod names;
+pub mod output;
 pub mod plan;
 pub mod probe;
 pub mod rbac;
@@ -71,12 +73,14 @@ use crate::exit::ExitCode;
 pub async fn run(mut config: Config) -> ExitCode {
     let started = Instant::now();
     let deadline = config.timeout.and_then(|t| started.checked_add(t));
+    // First, so that every warning and failure below comes after `start`.
+    report::starting(&config.dependencies, config.timeout);
+    report::duplicates(&config.duplicates);
 
     // A CA that does not parse is a configuration error, found before any request.
     if let Err(e) = tls::check_trust(&config.dependencies).await {
         let text = format!("depwait: {e}");
-        tracing::error!("{text}");
-        report::write_termination_log(&config.termination_log, &text);
+        report::ended_before_wait(ExitCode::Usage, &text, &config.termination_log);
         return ExitCode::Usage;
     }
     let planned = plan::plan(
@@ -88,8 +92,7 @@ pub async fn run(mut config: Config) -> ExitCode {
     let plan = match planned {
         Ok(plan) => plan,
         Err(e) => {
-            tracing::error!("{}", e.message);
-            report::write_termination_log(&config.termination_log, &e.message);
+            report::ended_before_wait(e.code, &e.message, &config.termination_log);
             return e.code;
         }
     };
@@ -97,8 +100,6 @@ pub async fn run(mut config: Config) -> ExitCode {
     config.dependencies = plan.dependencies;
 
     let (mut board, keys) = Board::new(config.dependencies);
-    report::starting(&board, config.timeout);
-    report::duplicates(&config.duplicates);
     let (tx, rx) = mpsc::unbounded_channel();
     let mut running = sources::Running::start(client.as_ref(), &keys, tx);
     let outcome = aggregate::wait(
@@ -124,21 +125,26 @@ pub async fn run(mut config: Config) -> ExitCode {
         Outcome::Interrupted(Signal::Interrupt) => ExitCode::Interrupted,
         Outcome::Interrupted(Signal::Terminate) => ExitCode::Terminated,
     };
-    report::finished(&outcome, code, &board, elapsed, &summary);
     if code != ExitCode::Ready {
         report::write_termination_log(&config.termination_log, &summary);
         if config.emit_events && !matches!(outcome, Outcome::Interrupted(_)) {
             match (events::Target::from_env(), &client) {
                 (Some(target), Some(client)) => events::emit(client, &target, &summary).await,
                 (None, _) => tracing::warn!(
+                    event = "kubernetes_event",
+                    recorded = false,
                     "--emit-events needs POD_NAME and POD_NAMESPACE from the downward API; no Event recorded"
                 ),
-                (_, None) => {
-                    tracing::warn!("--emit-events needs Kubernetes credentials; no Event recorded")
-                }
+                (_, None) => tracing::warn!(
+                    event = "kubernetes_event",
+                    recorded = false,
+                    "--emit-events needs Kubernetes credentials; no Event recorded"
+                ),
             }
         }
     }
+    // Last: in JSON, `summary` is the final line.
+    report::finished(&outcome, code, &board, elapsed, &summary);
     code
 }
 

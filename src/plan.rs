@@ -113,6 +113,7 @@ async fn plan_with(
         // through DNS.
         Err((why, _)) => {
             tracing::info!(
+                event = "dns_fallback",
                 "no Kubernetes credentials ({why}); resolving every HOST name through DNS"
             );
             for dep in &mut plan.dependencies {
@@ -179,6 +180,7 @@ async fn settle_maybe_services(
                     })
                     .collect();
                 tracing::info!(
+                    event = "dns_fallback",
                     "no namespace {ns} in the cluster: {} is not a cluster name; resolving it through DNS",
                     names.join(", ")
                 );
@@ -246,6 +248,7 @@ async fn fall_back_to_dns_where_denied(
             })
             .collect();
         tracing::warn!(
+            event = "dns_fallback",
             "{reason}; resolving {} through DNS instead of watching",
             names.join(", ")
         );

@@ -444,8 +444,8 @@ mod tests {
         let mut argv = vec!["depwait", "rbac", "--service-account", "shop/web"];
         argv.extend(args);
         let input = crate::cli::Input::try_from_iter(argv).unwrap();
-        let events = Events::parse(input.emit_events, None)?;
         let config = Config::from_input(input)?;
+        let events = Events::parse(config.emit_events, None)?;
         let plan = offline(config.dependencies);
         render(&plan, &ServiceAccount::parse("shop/web").unwrap(), &events)
     }

@@ -6,7 +6,8 @@
 //! sequence or newline there must not reach a terminal, the termination message or the Event.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use crate::aggregate::{Board, Outcome, Progress, Signal};
 use crate::dependency::Dependency;
@@ -17,9 +18,16 @@ use crate::text::Escaped;
 /// The kubelet reads at most 4096 bytes of a termination message.
 pub const TERMINATION_LOG_LIMIT: usize = 4096;
 
-/// Log the start: what is waited for, and for how long.
-pub fn starting(board: &Board, timeout: Option<Duration>) {
-    let deps = board.dependencies();
+/// When `start` was logged, and for how many dependencies: a wait that ends before it began
+/// still logs `start` once, and its `summary` counts from there.
+static STARTED: OnceLock<(Instant, usize)> = OnceLock::new();
+
+/// Log the start: what is waited for, and for how long. Logged first, before anything that can
+/// warn or fail (credentials, access checks), so that in JSON `start` is always the first line.
+pub fn starting(deps: &[Dependency], timeout: Option<Duration>) {
+    if STARTED.set((Instant::now(), deps.len())).is_err() {
+        return;
+    }
     let timeout = timeout
         .map(|t| humantime::format_duration(t).to_string())
         .unwrap_or_else(|| "none".into());
@@ -66,6 +74,50 @@ pub fn duplicates(dropped: &[crate::config::Duplicate]) {
         },
         each.join("; ")
     );
+}
+
+/// End a wait that could not begin — the configuration was refused, no credentials, a
+/// credential plugin that did not answer, a TLS setting that cannot work — with exit `code`:
+/// `start` (unless already logged), then `summary` with the exit code, and the termination
+/// message. The one way every pre-wait failure ends, so that in JSON `start` comes first and
+/// `summary` last whatever failed. In text, the summary is one ERROR line.
+pub fn ended_before_wait(code: ExitCode, text: &str, termination_log: &Path) {
+    // People need no "start" line for a run that never started; JSON consumers do.
+    if STARTED.get().is_none() && crate::telemetry::is_json() {
+        tracing::info!(
+            event = "start",
+            dependencies = 0,
+            "starting depwait; it ends before waiting"
+        );
+        let _ = STARTED.set((Instant::now(), 0));
+    }
+    let (since, not_ready) = STARTED
+        .get()
+        .copied()
+        .unwrap_or_else(|| (Instant::now(), 0));
+    let elapsed_ms = since.elapsed().as_millis() as u64;
+    tracing::error!(
+        event = "summary",
+        outcome = outcome_of_code(code),
+        exit_code = i32::from(code),
+        elapsed_ms,
+        not_ready,
+        "{text}"
+    );
+    write_termination_log(termination_log, text);
+}
+
+/// The `outcome` of a wait that ended with `code` before it began.
+fn outcome_of_code(code: ExitCode) -> &'static str {
+    match code {
+        ExitCode::Ready => "ready",
+        ExitCode::TimedOut => "timeout",
+        ExitCode::Usage => "usage_error",
+        ExitCode::ApiError => "api_error",
+        ExitCode::DependencyFailed => "dependency_failed",
+        ExitCode::Interrupted => "interrupted",
+        ExitCode::Terminated => "terminated",
+    }
 }
 
 /// Progress as log lines on stderr.
@@ -187,13 +239,60 @@ pub fn finished(outcome: &Outcome, code: ExitCode, board: &Board, elapsed: Durat
     }
 }
 
-/// Write the termination message, cut to what the kubelet keeps. Failing to write is only
-/// logged: outside Kubernetes `/dev/termination-log` usually does not exist.
+/// Write the termination message, cut to what the kubelet keeps (see [`fit_termination`]).
+/// Failing to write is only logged: outside Kubernetes `/dev/termination-log` usually does not
+/// exist.
 pub fn write_termination_log(path: &Path, text: &str) {
-    let text = truncate_utf8(text, TERMINATION_LOG_LIMIT);
-    if let Err(e) = std::fs::write(path, text) {
+    let text = fit_termination(text, TERMINATION_LOG_LIMIT);
+    if let Err(e) = std::fs::write(path, text.as_bytes()) {
         tracing::debug!(path = %path.display(), "termination message not written: {e}");
     }
+}
+
+/// `text` in at most `limit` bytes: whole lines (the summary's head, then one entry per line)
+/// as long as they fit, then `… and N more` for the N entries left out. A head too long on its
+/// own is cut at a character boundary and ends with `…`.
+fn fit_termination(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let more = |n: usize| format!("\n… and {n} more");
+    let mut lines = text.split('\n');
+    let head = lines.next().unwrap_or_default();
+    let entries: Vec<&str> = lines.collect();
+    let room = limit.saturating_sub(if entries.is_empty() {
+        "…".len()
+    } else {
+        more(entries.len()).len()
+    });
+    if head.len() > room {
+        let cut = truncate_utf8(head, room);
+        return if entries.is_empty() {
+            format!("{cut}…")
+        } else {
+            format!("{cut}{}", more(entries.len()))
+        };
+    }
+    let mut kept = head.to_string();
+    let mut included = 0;
+    for (i, entry) in entries.iter().enumerate() {
+        let left_after = entries.len() - i - 1;
+        let marker = if left_after > 0 {
+            more(left_after).len()
+        } else {
+            0
+        };
+        if kept.len() + 1 + entry.len() + marker > limit {
+            break;
+        }
+        kept.push('\n');
+        kept.push_str(entry);
+        included += 1;
+    }
+    if included < entries.len() {
+        kept.push_str(&more(entries.len() - included));
+    }
+    kept
 }
 
 fn truncate_utf8(text: &str, limit: usize) -> &str {
@@ -225,7 +324,60 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
         write_termination_log(&path, &"x".repeat(10_000));
-        assert_eq!(std::fs::read(&path).unwrap().len(), TERMINATION_LOG_LIMIT);
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert!(written.len() <= TERMINATION_LOG_LIMIT);
+        assert!(written.ends_with('…'), "{written}");
         write_termination_log(Path::new("/nonexistent/dir/log"), "x");
+    }
+
+    fn summary_of(entries: usize, width: usize) -> String {
+        let mut text = format!("timed out after 5m; {entries} of {entries} not ready:");
+        for i in 0..entries {
+            text.push_str(&format!("\n- dep-{i}: {}", "é".repeat(width)));
+        }
+        text
+    }
+
+    #[test]
+    fn a_long_summary_is_cut_between_entries_and_says_how_many_are_left_out() {
+        let text = summary_of(300, 20);
+        let cut = fit_termination(&text, TERMINATION_LOG_LIMIT);
+        assert!(cut.len() <= TERMINATION_LOG_LIMIT, "{}", cut.len());
+        let (kept, tail) = cut.rsplit_once('\n').unwrap();
+        let shown = kept.lines().count() - 1;
+        assert_eq!(tail, format!("… and {} more", 300 - shown));
+        // Every entry shown is whole: it is a line of the original.
+        for line in kept.lines() {
+            assert!(text.lines().any(|l| l == line), "{line}");
+        }
+        assert!(shown > 0);
+    }
+
+    #[test]
+    fn cutting_fits_the_limit_exactly_for_every_size() {
+        for entries in [1, 2, 9, 10, 11, 99, 100, 101, 1000] {
+            for width in [0, 1, 7, 40, 200, 5000] {
+                for limit in [64, 100, 4096] {
+                    let text = summary_of(entries, width);
+                    let cut = fit_termination(&text, limit);
+                    assert!(
+                        cut.len() <= limit,
+                        "{entries} × {width} in {limit}: {}",
+                        cut.len()
+                    );
+                    if text.len() <= limit {
+                        assert_eq!(cut, text);
+                    } else {
+                        assert!(cut.contains('…'), "{cut}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_summary_that_fits_is_untouched() {
+        let text = summary_of(3, 5);
+        assert_eq!(fit_termination(&text, TERMINATION_LOG_LIMIT), text);
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use depwait::cli::{Input, LogFormat, Sourced};
+use depwait::cli::{Input, Sourced};
 use depwait::config::{Config, MAX_DICT_BYTES};
 use proptest::prelude::*;
 
@@ -118,13 +118,13 @@ proptest! {
             tcp,
             http,
             config: None,
-            cluster_domain,
+            cluster_domain: sourced("--cluster-domain", cluster_domain),
             namespace_label_dict: dict.map(|d| sourced("NAMESPACE_LABEL_DICT", d)),
             timeout: sourced("TIMEOUT", timeout),
             retry_interval: retry.map(|r| sourced("RETRY_INTERVAL", r)),
             heartbeat: sourced("--heartbeat", "30s".into()),
-            emit_events: false,
-            log_format: LogFormat::Text,
+            emit_events: None,
+            log_format: sourced("--log-format", "text".into()),
             termination_log: PathBuf::from("/dev/null"),
         })?;
     }
@@ -157,13 +157,13 @@ fn ten_megabyte_dict_is_refused_by_size() {
         tcp: vec![],
         http: vec![],
         config: None,
-        cluster_domain: "cluster.local".into(),
+        cluster_domain: sourced("--cluster-domain", "cluster.local".into()),
         namespace_label_dict: Some(sourced("NAMESPACE_LABEL_DICT", huge)),
         timeout: sourced("TIMEOUT", "300".into()),
         retry_interval: None,
         heartbeat: sourced("--heartbeat", "30s".into()),
-        emit_events: false,
-        log_format: LogFormat::Text,
+        emit_events: None,
+        log_format: sourced("--log-format", "text".into()),
         termination_log: PathBuf::from("/dev/null"),
     })
     .unwrap_err();

@@ -283,7 +283,7 @@ async fn json_logs_keep_their_documented_schema() {
     env.create_pod(&ns, "web", &[("app", "web")]).await;
     let mut depwait = Depwait::new()
         .args(["--pods", &format!("{ns}:app=web"), "--output", "json"])
-        .args(["--heartbeat", "200ms"])
+        .args(["--heartbeat", "1s"])
         .spawn();
     depwait.wait_for_log("\"heartbeat\"", LIMIT).await;
     env.set_pod_ready(&ns, "web", true).await;
@@ -401,8 +401,9 @@ async fn heartbeat_says_what_is_missing() {
     let ns = env.namespace("heartbeat").await;
     env.create_pod(&ns, "web", &[("app", "web")]).await;
     let done = Depwait::new()
-        .args(["--pods", &format!("{ns}:app=web"), "--timeout", "2s"])
-        .args(["--heartbeat", "300ms"])
+        // 1 s is the shortest heartbeat: two of them fit in 3.5 s.
+        .args(["--pods", &format!("{ns}:app=web"), "--timeout", "3.5"])
+        .args(["--heartbeat", "1s"])
         .spawn()
         .expect_exit(1)
         .await;
