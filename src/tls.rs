@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
-use kube::config::Kubeconfig;
 use rustls::{CertificateError, RootCertStore};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::{self, PemObject};
@@ -33,10 +32,6 @@ use crate::files::{self, ReadError};
 /// The most bytes depwait reads of one CA bundle (a kubeconfig's `certificate-authority`,
 /// `ca.crt`, `SSL_CERT_FILE`). Mozilla's whole root store is about 220 KiB of PEM.
 pub const CA_BUNDLE_LIMIT: usize = 4 << 20;
-
-/// The most bytes read of one kubeconfig file, to find its CA. kubectl's largest real-world
-/// kubeconfigs are tens of KiB.
-const KUBECONFIG_LIMIT: usize = 4 << 20;
 
 /// The in-cluster CA, mounted into every pod with a service account token.
 pub const SERVICE_ACCOUNT_CA: &str = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
@@ -219,11 +214,10 @@ pub async fn read_bundle(path: &Path, origin: &CaOrigin) -> Result<RootCertStore
     parse_bundle(&bytes, origin)
 }
 
-/// Check, before any request, every CA bundle this run will use: the API client's (see
-/// [`check_api_ca`]) and, when a dependency is an `https://` URL, the probes' roots (see
-/// [`probe_roots`]). An error is a configuration error (exit 2).
+/// Check, before any request, the probes' roots when a dependency is an `https://` URL (see
+/// [`probe_roots`]); the API client's CA is checked where the credentials are loaded
+/// (`credentials`), which calls [`set_api_ca`]. An error is a configuration error (exit 2).
 pub async fn check_trust(dependencies: &[Dependency]) -> Result<(), Arc<CaError>> {
-    check_api_ca().await.map_err(Arc::new)?;
     let https = dependencies.iter().any(|d| {
         matches!(&d.target, Target::Http { url, .. }
             if url.as_sent().get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")))
@@ -234,26 +228,8 @@ pub async fn check_trust(dependencies: &[Dependency]) -> Result<(), Arc<CaError>
     Ok(())
 }
 
-/// What the API client trusts, found and checked by [`check_api_ca`]; named by fatal TLS errors.
+/// What the API client trusts, recorded by [`set_api_ca`]; named by fatal TLS errors.
 static API_CA: OnceLock<CaOrigin> = OnceLock::new();
-
-/// Find the CA the Kubernetes client will trust the way kube's `Config::infer` does (the
-/// kubeconfig's current context first, else in a pod the service account's `ca.crt`), read
-/// and check it, and remember where it came from for later TLS errors. `Ok` also when there
-/// is no configuration at all (the client set-up reports that) or the kubeconfig does not
-/// parse (likewise): only the CA is judged here.
-pub async fn check_api_ca() -> Result<(), CaError> {
-    let Some((origin, source)) = api_ca_source().await else {
-        return Ok(());
-    };
-    match &source {
-        CaSource::Data(data) => parse_base64_bundle(data, &origin).map(drop)?,
-        CaSource::File(path) => read_bundle(path, &origin).await.map(drop)?,
-        CaSource::BuiltIn => {}
-    }
-    set_api_ca(origin);
-    Ok(())
-}
 
 /// Remember where the API client's CA comes from, for the messages of fatal TLS errors. The
 /// first call wins: there is one client per process.
@@ -261,102 +237,9 @@ pub fn set_api_ca(origin: CaOrigin) {
     let _ = API_CA.set(origin);
 }
 
-/// Where the API client's CA is, once [`check_api_ca`] has looked.
+/// Where the API client's CA is, once the credentials have been loaded.
 pub fn api_ca() -> Option<&'static CaOrigin> {
     API_CA.get()
-}
-
-enum CaSource {
-    Data(String),
-    File(PathBuf),
-    BuiltIn,
-}
-
-/// The current context's cluster CA, from `KUBECONFIG` (or `~/.kube/config`), else the
-/// in-cluster `ca.crt` when `KUBERNETES_SERVICE_HOST` says this is a pod.
-async fn api_ca_source() -> Option<(CaOrigin, CaSource)> {
-    let paths: Vec<PathBuf> = match std::env::var_os("KUBECONFIG") {
-        Some(v) if !v.is_empty() => std::env::split_paths(&v)
-            .filter(|p| !p.as_os_str().is_empty())
-            .collect(),
-        _ => std::env::home_dir()
-            .map(|h| vec![h.join(".kube").join("config")])
-            .unwrap_or_default(),
-    };
-    let mut merged: Option<Kubeconfig> = None;
-    for path in &paths {
-        let Ok(text) =
-            files::read_to_string_async(path, KUBECONFIG_LIMIT, files::READ_TIME_LIMIT).await
-        else {
-            continue;
-        };
-        let Ok(mut config) = Kubeconfig::from_yaml(&text) else {
-            return None;
-        };
-        // kube resolves a relative `certificate-authority` against the kubeconfig's directory.
-        if let Some(dir) = path.parent() {
-            for named in &mut config.clusters {
-                if let Some(cluster) = &mut named.cluster
-                    && let Some(ca) = &cluster.certificate_authority
-                    && Path::new(ca).is_relative()
-                {
-                    cluster.certificate_authority = Some(dir.join(ca).display().to_string());
-                }
-            }
-        }
-        merged = Some(match merged {
-            None => config,
-            Some(m) => m.merge(config).ok()?,
-        });
-    }
-    if let Some(config) = merged {
-        let context_name = config.current_context.clone()?;
-        let context = config
-            .contexts
-            .iter()
-            .find(|c| c.name == context_name)?
-            .context
-            .as_ref()?;
-        let named = config.clusters.iter().find(|c| c.name == context.cluster)?;
-        let cluster = named.cluster.as_ref()?;
-        let name = named.name.clone();
-        if cluster.insecure_skip_tls_verify == Some(true) {
-            return None;
-        }
-        let kubeconfig = paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(":");
-        return Some(
-            match (
-                &cluster.certificate_authority_data,
-                &cluster.certificate_authority,
-            ) {
-                (Some(data), _) => (
-                    CaOrigin::KubeconfigData {
-                        cluster: name,
-                        kubeconfig,
-                    },
-                    CaSource::Data(data.clone()),
-                ),
-                (None, Some(path)) => (
-                    CaOrigin::KubeconfigFile {
-                        cluster: name,
-                        path: PathBuf::from(path),
-                    },
-                    CaSource::File(PathBuf::from(path)),
-                ),
-                (None, None) => (CaOrigin::BuiltInRoots { cluster: name }, CaSource::BuiltIn),
-            },
-        );
-    }
-    std::env::var_os("KUBERNETES_SERVICE_HOST")?;
-    let path = PathBuf::from(SERVICE_ACCOUNT_CA);
-    Some((
-        CaOrigin::InCluster { path: path.clone() },
-        CaSource::File(path),
-    ))
 }
 
 /// The roots `--http https://` probes trust: Mozilla's, plus the service account's `ca.crt`

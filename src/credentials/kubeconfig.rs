@@ -14,6 +14,7 @@ use kube::config::Kubeconfig;
 
 use super::CredentialError;
 use crate::files;
+use crate::tls::{self, CaOrigin};
 
 /// The most a kubeconfig file may hold: real ones are a few KiB, or a few hundred with many
 /// clusters and CA bundles inlined.
@@ -228,8 +229,14 @@ pub fn selected(config: &Kubeconfig) -> Option<(String, Option<String>)> {
 /// Replace the files the selected cluster and user point at by their contents, read with
 /// bounds, so that kube never reads a file itself. Only the selected entries are read: a broken
 /// path in another context is none of this wait's business, as for kubectl.
+///
+/// The selected cluster's CA is checked here too, before any request: one that does not parse
+/// is a configuration error naming its field, and where it came from is remembered for the
+/// messages of fatal TLS errors ([`tls::set_api_ca`]). `kubeconfig_files` names the files, for
+/// those messages.
 pub async fn inline_referenced_files(
     config: &mut Kubeconfig,
+    kubeconfig_files: &str,
     within: Duration,
 ) -> Result<(), CredentialError> {
     let Some((cluster_name, user_name)) = selected(config) else {
@@ -240,10 +247,47 @@ pub async fn inline_referenced_files(
         .iter_mut()
         .find(|c| c.name == cluster_name)
         .and_then(|c| c.cluster.as_mut())
-        && cluster.certificate_authority_data.is_none()
-        && let Some(path) = cluster.certificate_authority.take()
     {
-        cluster.certificate_authority_data = Some(read_base64(&path, within).await?);
+        let origin = match (
+            cluster.certificate_authority_data.is_some(),
+            cluster.certificate_authority.take(),
+        ) {
+            (true, path) => {
+                cluster.certificate_authority = path;
+                CaOrigin::KubeconfigData {
+                    cluster: cluster_name.clone(),
+                    kubeconfig: kubeconfig_files.to_string(),
+                }
+            }
+            (false, Some(path)) => {
+                let origin = CaOrigin::KubeconfigFile {
+                    cluster: cluster_name.clone(),
+                    path: path.clone().into(),
+                };
+                // A read error names the field that points at the file, as a parse error does.
+                let data = read_base64(&path, tls::CA_BUNDLE_LIMIT, within)
+                    .await
+                    .map_err(|e| match e {
+                        CredentialError::Read(source) => CredentialError::Ca(tls::CaError::Read {
+                            origin: origin.clone(),
+                            source,
+                        }),
+                        other => other,
+                    })?;
+                cluster.certificate_authority_data = Some(data);
+                origin
+            }
+            (false, None) => CaOrigin::BuiltInRoots {
+                cluster: cluster_name.clone(),
+            },
+        };
+        // With verification off there is nothing to trust, so nothing to check or name.
+        if cluster.insecure_skip_tls_verify != Some(true) {
+            if let Some(data) = &cluster.certificate_authority_data {
+                tls::parse_base64_bundle(data, &origin)?;
+            }
+            tls::set_api_ca(origin);
+        }
     }
     let Some(user_name) = user_name else {
         return Ok(());
@@ -257,19 +301,28 @@ pub async fn inline_referenced_files(
         if user.client_certificate_data.is_none()
             && let Some(path) = user.client_certificate.take()
         {
-            user.client_certificate_data = Some(read_base64(&path, within).await?);
+            user.client_certificate_data =
+                Some(read_base64(&path, REFERENCED_FILE_LIMIT, within).await?);
         }
         if user.client_key_data.is_none()
             && let Some(path) = user.client_key.take()
         {
-            user.client_key_data = Some(read_base64(&path, within).await?.into());
+            user.client_key_data = Some(
+                read_base64(&path, REFERENCED_FILE_LIMIT, within)
+                    .await?
+                    .into(),
+            );
         }
     }
     Ok(())
 }
 
-async fn read_base64(path: &str, within: Duration) -> Result<String, CredentialError> {
-    let bytes = files::read_async(Path::new(path), REFERENCED_FILE_LIMIT, within)
+async fn read_base64(
+    path: &str,
+    limit: usize,
+    within: Duration,
+) -> Result<String, CredentialError> {
+    let bytes = files::read_async(Path::new(path), limit, within)
         .await
         .map_err(CredentialError::Read)?;
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))

@@ -29,7 +29,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tower::{BoxError, Layer, Service, ServiceExt};
 
-use crate::files;
+use crate::{files, tls};
 use exec::{Credential, Plugin, PluginError};
 
 /// Where a pod's service account credentials are mounted.
@@ -85,6 +85,9 @@ pub enum CredentialError {
     /// The exec plugin gave no credential.
     #[error("{0}")]
     Plugin(#[from] PluginError),
+    /// The API server's CA (kubeconfig field or in-cluster `ca.crt`) is not a certificate.
+    #[error("{0}")]
+    Ca(#[from] tls::CaError),
 }
 
 impl CredentialError {
@@ -173,13 +176,18 @@ async fn in_cluster(
         }
         Err(e) => return Err(CredentialError::Read(e)),
     }
-    let ca = files::read_async(
-        &dir.join("ca.crt"),
-        kubeconfig::REFERENCED_FILE_LIMIT,
-        within,
-    )
-    .await
-    .map_err(CredentialError::Read)?;
+    // Checked before any request, and named by fatal TLS errors.
+    let origin = tls::CaOrigin::InCluster {
+        path: dir.join("ca.crt"),
+    };
+    let ca = files::read_async(&dir.join("ca.crt"), tls::CA_BUNDLE_LIMIT, within)
+        .await
+        .map_err(|source| tls::CaError::Read {
+            origin: origin.clone(),
+            source,
+        })?;
+    tls::parse_bundle(&ca, &origin)?;
+    tls::set_api_ca(origin);
     let namespace = match files::read_to_string_async(&dir.join("namespace"), 4096, within).await {
         Ok(ns) => Some(ns.trim().to_string()).filter(|ns| !ns.is_empty()),
         Err(e) if e.is_not_found() => None,
@@ -208,7 +216,12 @@ async fn from_kubeconfig(
     mut kubeconfig: Kubeconfig,
     deadline: Option<Instant>,
 ) -> Result<Loaded, CredentialError> {
-    kubeconfig::inline_referenced_files(&mut kubeconfig, read_limit(deadline)).await?;
+    let files = kubeconfig::paths()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    kubeconfig::inline_referenced_files(&mut kubeconfig, &files, read_limit(deadline)).await?;
     let user = kubeconfig::selected(&kubeconfig)
         .and_then(|(_, user)| user)
         .unwrap_or_default();
