@@ -22,3 +22,10 @@ image:
 # depwait against the polling tools, side by side; writes bench/RESULTS.md.
 bench:
     bash bench/run.sh
+
+# A real one-node cluster (etcd, API server, controllers, scheduler, containerd, kubelet) in a
+# network namespace with no route out, depwait from its image as a real init container.
+# Root only. First run builds the cluster's binaries and images (~25 min); later runs reuse them.
+e2e:
+    bash scripts/cluster/build.sh >/dev/null
+    cargo test --test e2e -- --ignored --test-threads=1

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Build (or find) everything the real one-node cluster tier (`just e2e`) needs, cached outside
+# the repository like the integration tests' API server:
+#
+#   $DEPWAIT_CLUSTER_DIR (default ~/.cache/depwait/cluster)/v1.20.2/
+#       kubelet kube-controller-manager kube-scheduler   Debian's `kubernetes` source (1.20.2),
+#                                                        built with Debian's Go 1.19, providerless
+#       pause.c                                          build/pause/linux/pause.c from that source
+#   $DEPWAIT_CLUSTER_DIR/images/
+#       pause.tar busybox.tar                            OCI archives built here (FROM scratch)
+#       depwait-<commit>.tar                             `just image` of this checkout's HEAD
+#
+# The API server, etcd and kubectl come from scripts/envtest-assets.sh (its cache).
+# Runtime packages (containerd, runc, CNI plugins, busybox-static, buildah) come from apt.
+# Nothing is pulled from an image registry. Prints the cache directory on stdout.
+set -euo pipefail
+
+log() { echo "cluster-build: $*" >&2; }
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cache=${DEPWAIT_CLUSTER_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/depwait/cluster}
+version=v1.20.2
+bindir=$cache/$version
+imgdir=$cache/images
+mkdir -p "$bindir" "$imgdir"
+
+[[ $(id -u) -eq 0 ]] || { log "needs root (apt-get, containerd, network namespaces)"; exit 1; }
+
+need_pkgs=()
+for p in containerd runc containernetworking-plugins busybox-static buildah iproute2 iptables gcc libc6-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
+done
+if ((${#need_pkgs[@]})); then
+  log "apt-get install ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+fi
+
+have_bins() { [[ -x $bindir/kubelet && -x $bindir/kube-controller-manager && -x $bindir/kube-scheduler && -f $bindir/pause.c ]]; }
+
+if ! have_bins; then
+  go119=/usr/lib/go-1.19/bin
+  if [[ ! -x $go119/go ]]; then
+    apt-get install -y -qq --no-install-recommends golang-1.19-go >&2
+  fi
+  for p in golang-github-modern-go-reflect2-dev dpkg-dev make rsync; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+      apt-get install -y -qq --no-install-recommends "$p" >&2
+  done
+  work=$(mktemp -d /tmp/depwait-cluster-build.XXXXXX)
+  trap 'rm -rf "$work"' EXIT
+  cd "$work"
+  log "downloading Debian's kubernetes source package into $work"
+  apt-get source --download-only kubernetes >&2
+  orig=$(ls kubernetes_*.orig.tar.* | head -n 1)
+  mkdir src
+  tar -xf "$orig" -C src --strip-components=1
+  # Same swap as scripts/envtest-assets.sh: the vendored reflect2 1.0.1 breaks on Go >= 1.18.
+  reflect2=/usr/share/gocode/src/github.com/modern-go/reflect2
+  rm -rf src/vendor/github.com/modern-go/reflect2
+  cp -r "$reflect2" src/vendor/github.com/modern-go/reflect2
+  log "building kubelet, kube-controller-manager, kube-scheduler $version (providerless; 10-20 min)"
+  (
+    cd src
+    export PATH="$go119:$PATH" GOROOT=/usr/lib/go-1.19
+    export GOFLAGS="-mod=vendor -tags=providerless" GOCACHE="$work/gocache" GOPATH="$work/gopath"
+    export GOTOOLCHAIN=local CGO_ENABLED=0
+    log "building with $(go version)"
+    nice -n 19 make WHAT="cmd/kubelet cmd/kube-controller-manager cmd/kube-scheduler" >&2
+  )
+  for b in kubelet kube-controller-manager kube-scheduler; do
+    f=$(find src/_output -type f -name "$b" -perm -u+x | head -n 1)
+    [[ -n $f ]] || { log "build produced no $b"; exit 1; }
+    # No cloud provider: no in-tree AWS code (its credential chain asks the EC2 metadata address).
+    if grep -qa ec2metadata "$f"; then
+      log "warning: $b still contains ec2metadata strings (providerless did not take)"
+    fi
+    cp "$f" "$bindir/$b.tmp" && mv "$bindir/$b.tmp" "$bindir/$b"
+  done
+  cp src/build/pause/linux/pause.c "$bindir/pause.c"
+  rm -rf "$work"
+  trap - EXIT
+fi
+
+# --- images (OCI archives, imported into containerd by start.sh) ---
+# Same storage as scripts/image.sh (vfs works everywhere, also inside containers).
+buildah() { command buildah --storage-driver "${STORAGE_DRIVER:-vfs}" "$@"; }
+build_scratch_image() { # name tarball file-in-image...
+  local name=$1 tar=$2 ctr
+  shift 2
+  ctr=$(buildah from scratch)
+  for spec in "$@"; do # src:dst
+    buildah copy "$ctr" "${spec%%:*}" "${spec#*:}" >/dev/null
+  done
+  buildah config "${BUILDAH_CONFIG[@]}" "$ctr"
+  buildah commit -q "$ctr" "$name" >/dev/null
+  buildah rm "$ctr" >/dev/null
+  rm -f "$tar.tmp"
+  buildah push -q "$name" "oci-archive:$tar.tmp:$name"
+  mv "$tar.tmp" "$tar"
+}
+
+if [[ ! -f $imgdir/pause.tar ]]; then
+  log "building the pause image from $bindir/pause.c"
+  tmp=$(mktemp -d)
+  gcc -Os -static -o "$tmp/pause" "$bindir/pause.c" -DVERSION=depwait-e2e
+  BUILDAH_CONFIG=(--entrypoint '["/pause"]')
+  build_scratch_image localhost/pause:e2e "$imgdir/pause.tar" "$tmp/pause:/pause"
+  rm -rf "$tmp"
+fi
+
+if [[ ! -f $imgdir/busybox.tar ]]; then
+  log "building the busybox image from Debian's busybox-static"
+  BUILDAH_CONFIG=(--entrypoint '["/bin/busybox"]' --cmd '["sh"]' --env PATH=/bin)
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/bin" "$tmp/www" "$tmp/tmp"
+  cp /bin/busybox "$tmp/bin/busybox"
+  for a in sh sleep httpd echo cat true false ls wget nc; do ln -s busybox "$tmp/bin/$a"; done
+  echo ok >"$tmp/www/index.html"
+  ctr=$(buildah from scratch)
+  buildah copy "$ctr" "$tmp" / >/dev/null
+  buildah config "${BUILDAH_CONFIG[@]}" "$ctr"
+  buildah commit -q "$ctr" localhost/busybox:e2e >/dev/null
+  buildah rm "$ctr" >/dev/null
+  rm -rf "$tmp"
+  rm -f "$imgdir/busybox.tar.tmp"
+  buildah push -q localhost/busybox:e2e "oci-archive:$imgdir/busybox.tar.tmp:localhost/busybox:e2e"
+  mv "$imgdir/busybox.tar.tmp" "$imgdir/busybox.tar"
+fi
+
+# depwait's image: `just image` of HEAD, cached by commit (a dirty tree rebuilds each time).
+commit=$(git -C "$repo" rev-parse --short=12 HEAD)
+if [[ -n $(git -C "$repo" status --porcelain -- src Cargo.toml Cargo.lock Containerfile scripts/image.sh) ]]; then
+  commit=$commit-dirty
+fi
+dtar=$imgdir/depwait-$commit.tar
+if [[ ! -f $dtar || $commit == *-dirty ]]; then
+  log "building depwait's image (bash scripts/image.sh) for $commit"
+  name=$(cd "$repo" && CONTAINER_BUILDER=buildah nice -n 10 bash scripts/image.sh)
+  [[ -n $name ]] || { log "scripts/image.sh printed no image name"; exit 1; }
+  rm -f "$dtar.tmp"
+  buildah push -q "$name" "oci-archive:$dtar.tmp:localhost/depwait:e2e"
+  mv "$dtar.tmp" "$dtar"
+fi
+ln -sfn "depwait-$commit.tar" "$imgdir/depwait.tar"
+
+log "cached in $cache"
+echo "$cache"
