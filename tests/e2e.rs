@@ -9,8 +9,10 @@
 #[path = "e2e/cluster.rs"]
 mod cluster;
 
+use std::process::Command;
+
 use cluster::{Cluster, NETNS, condition, text};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The cluster's network namespace has no route out: no default route, and the kernel refuses a
 /// packet to a non-local address (the host's own gateway, 192.0.2.1, and a documentation IPv6
@@ -58,16 +60,14 @@ fn seed_deployment_waits_for_both_namespaces_then_starts() {
     let ns1 = cluster.namespace("seed-a");
     let ns2 = cluster.namespace("seed-b");
     let web = cluster.namespace("seed-web");
-    cluster.apply(&dependency(&ns1, "web", 2, "app: MyApp\n        environment: dev"));
-    cluster.apply(&dependency(&ns2, "api", 1, "app: MyApp"));
-    let dict = format!(
-        r#"{{"{ns1}": [{{"app": "MyApp", "environment": "dev"}}], "{ns2}": [{{"app": "MyApp"}}]}}"#
-    );
-    cluster.apply(&pod_reader_rbac(&web, "depwait"));
-    cluster.apply(&gated_deployment(
+    let labels1 = json!({"app": "MyApp", "environment": "dev"});
+    cluster.apply(&deployment(&ns1, "web", 2, &labels1, dependency_pod()));
+    cluster.apply(&deployment(&ns2, "api", 1, &json!({"app": "MyApp"}), dependency_pod()));
+    let dict = json!({ns1.clone(): [labels1], ns2.clone(): [{"app": "MyApp"}]}).to_string();
+    cluster.apply(&pod_reader(&web, "depwait"));
+    let spec = depwait_pod(
         cluster,
-        &web,
-        "gated",
+        &[],
         &[
             ("NAMESPACE_LABEL_DICT", &dict),
             ("TIMEOUT", "300"),
@@ -75,14 +75,14 @@ fn seed_deployment_waits_for_both_namespaces_then_starts() {
             // A line with what is still missing every 2 s (the evidence below).
             ("DEPWAIT_HEARTBEAT", "2s"),
         ],
-    ));
+    );
+    cluster.apply(&deployment(&web, "gated", 1, &json!({"app": "gated"}), spec));
 
     let gated = |c: &Cluster| c.pods(&web, "app=gated").into_iter().next();
     cluster.wait_for("depwait running in the gated pod", |c| {
-        let pod = gated(c)?;
-        init_state(&pod, "depwait")?.get("running").map(|_| ())
+        init_state(&gated(c)?, "depwait")?.get("running").map(|_| ())
     });
-    cluster.wait_for("depwait's first progress line", |c| {
+    cluster.wait_for("depwait's first heartbeat", |c| {
         c.log_of(&web, "app=gated", "depwait")
             .contains("2 of 2 not ready")
             .then_some(())
@@ -120,6 +120,153 @@ fn seed_deployment_waits_for_both_namespaces_then_starts() {
     assert!(log.contains("all dependencies ready"), "{log}");
 }
 
+/// A timeout is exit 1 with depwait's summary as the init container's termination message
+/// (`kubectl describe pod` shows it); the kubelet restarts the init container (the pod's
+/// restartPolicy is Always), and a later run releases once the dependency is Ready.
+#[test]
+#[ignore = "needs root and a real cluster: just e2e"]
+fn timeout_exits_1_with_its_message_then_a_restart_releases() {
+    let cluster = Cluster::get();
+    let db = cluster.namespace("timeout-db");
+    let web = cluster.namespace("timeout-web");
+    cluster.apply(&deployment(&db, "db", 1, &json!({"app": "db"}), dependency_pod()));
+    cluster.apply(&pod_reader(&web, "depwait"));
+    let pods = format!("{db}:app=db");
+    let spec = depwait_pod(cluster, &["--pods", &pods, "--timeout", "5s"], &[]);
+    cluster.apply(&deployment(&web, "gated", 1, &json!({"app": "gated"}), spec));
+
+    let (name, last) = cluster.wait_for("depwait to time out (exit 1) and be restarted", |c| {
+        let pod = c.pods(&web, "app=gated").into_iter().next()?;
+        let init = init_status(&pod, "depwait")?;
+        let last = &init["lastState"]["terminated"];
+        (last["exitCode"] == 1).then(|| (pod["metadata"]["name"].as_str().unwrap().to_owned(), last.clone()))
+    });
+    let message = last["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("timed out") && message.contains(&pods),
+        "termination message: {last:#}"
+    );
+    let describe = cluster.kubectl_ok(&["-n", &web, "describe", "pod", &name]);
+    assert!(describe.contains("timed out after"), "{describe}");
+
+    make_ready(cluster, &db, "app=db", 1);
+    let pod = cluster.wait_for("the app container running after a later depwait run", |c| {
+        let pod = c.pods(&web, "app=gated").into_iter().next()?;
+        container_state(&pod, "app")?.get("running")?;
+        Some(pod)
+    });
+    let init = init_status(&pod, "depwait").unwrap();
+    assert_eq!(init["state"]["terminated"]["exitCode"], 0, "{init:#}");
+    assert!(init["restartCount"].as_u64().unwrap() >= 1, "{init:#}");
+}
+
+/// `--job` against real Jobs run by the real Job controller: one that completes releases the
+/// pod; one whose pod fails past its `backoffLimit` ends depwait with exit 4 at once, the
+/// reason in the termination message.
+#[test]
+#[ignore = "needs root and a real cluster: just e2e"]
+fn job_complete_releases_and_job_failed_exits_4() {
+    let cluster = Cluster::get();
+    let jobs = cluster.namespace("jobs");
+    let web = cluster.namespace("jobs-web");
+    cluster.apply(&pod_reader(&web, "depwait"));
+    // Completes once the test says so (a file), so the wait is seen first.
+    cluster.apply(&job(&jobs, "migrate", 0, "until [ -e /tmp/done ]; do sleep 0.2; done"));
+    cluster.apply(&job(&jobs, "broken", 1, "exit 3"));
+
+    let migrate = format!("{jobs}/migrate");
+    let spec = depwait_pod(cluster, &["--job", &migrate, "--heartbeat", "2s"], &[]);
+    cluster.apply(&deployment(&web, "after-migrate", 1, &json!({"app": "after-migrate"}), spec));
+    let mut spec = depwait_pod(cluster, &["--job", &format!("{jobs}/broken")], &[]);
+    spec["restartPolicy"] = "Never".into();
+    cluster.apply(&pod(&web, "after-broken", spec));
+
+    cluster.wait_for("depwait waiting for the running Job", |c| {
+        let log = c.log_of(&web, "app=after-migrate", "depwait");
+        log.lines()
+            .any(|l| l.contains("still waiting") && l.contains(&migrate))
+            .then_some(())
+    });
+    let job_pod = cluster.wait_for("the Job's pod running", |c| {
+        let pods = c.pods(&jobs, "job-name=migrate");
+        let pod = pods.into_iter().find(|p| p["status"]["phase"] == "Running")?;
+        Some(pod["metadata"]["name"].as_str()?.to_owned())
+    });
+    cluster.kubectl_ok(&["-n", &jobs, "exec", &job_pod, "--", "touch", "/tmp/done"]);
+    let pod = cluster.wait_for("the app container after the Job completed", |c| {
+        let pod = c.pods(&web, "app=after-migrate").into_iter().next()?;
+        container_state(&pod, "app")?.get("running")?;
+        Some(pod)
+    });
+    assert_eq!(init_state(&pod, "depwait").unwrap()["terminated"]["exitCode"], 0, "{pod:#}");
+
+    let failed = cluster.wait_for("depwait to end on the failed Job", |c| {
+        let pod = c.get_json(&["-n", &web, "get", "pod", "after-broken"])?;
+        let done = init_state(&pod, "depwait")?["terminated"].clone();
+        done.is_object().then_some(done)
+    });
+    assert_eq!(failed["exitCode"], 4, "{failed:#}");
+    let message = failed["message"].as_str().unwrap_or_default();
+    assert!(message.contains("BackoffLimitExceeded"), "{failed:#}");
+    let describe = cluster.kubectl_ok(&["-n", &web, "describe", "pod", "after-broken"]);
+    assert!(describe.contains("BackoffLimitExceeded"), "{describe}");
+}
+
+/// Least privilege for real: the pod's ServiceAccount bound to exactly what `depwait rbac`
+/// prints waits and releases; the same with `watch` removed from the Role ends in exit 3 naming
+/// the missing rule.
+#[test]
+#[ignore = "needs root and a real cluster: just e2e"]
+fn generated_rbac_is_enough_and_one_rule_less_exits_3() {
+    let cluster = Cluster::get();
+    let db = cluster.namespace("rbac-db");
+    let web = cluster.namespace("rbac-web");
+    cluster.apply(&deployment(&db, "db", 1, &json!({"app": "db"}), dependency_pod()));
+    let pods = format!("{db}:app=db");
+    for sa in ["exact", "less"] {
+        cluster.apply(&json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": sa, "namespace": web}}).to_string());
+        let sa_arg = format!("{web}/{sa}");
+        let rbac = Command::new(env!("CARGO_BIN_EXE_depwait"))
+            .args(["rbac", "--service-account", &sa_arg, "--pods", &pods])
+            .output()
+            .unwrap();
+        assert!(rbac.status.success(), "{}", text(&rbac));
+        // Each ServiceAccount's Role needs a name of its own in the shared namespace.
+        let yaml = String::from_utf8(rbac.stdout).unwrap().replace("name: depwait\n", &format!("name: depwait-{sa}\n"));
+        cluster.apply(&yaml);
+    }
+    let patch = r#"[{"op": "replace", "path": "/rules/0/verbs", "value": ["get", "list"]}]"#;
+    cluster.kubectl_ok(&["-n", &db, "patch", "role", "depwait-less", "--type=json", "-p", patch]);
+
+    for sa in ["exact", "less"] {
+        let mut spec = depwait_pod(cluster, &["--pods", &pods], &[]);
+        spec["serviceAccountName"] = sa.into();
+        spec["restartPolicy"] = "Never".into();
+        cluster.apply(&pod(&web, sa, spec));
+    }
+    let denied = cluster.wait_for("depwait with one rule less to end", |c| {
+        let pod = c.get_json(&["-n", &web, "get", "pod", "less"])?;
+        let done = init_state(&pod, "depwait")?["terminated"].clone();
+        done.is_object().then_some(done)
+    });
+    assert_eq!(denied["exitCode"], 3, "{denied:#}");
+    let message = denied["message"].as_str().unwrap_or_default();
+    assert!(message.contains("watch") && message.contains("pods") && message.contains(&db), "{denied:#}");
+
+    cluster.wait_for("depwait with the exact rules waiting", |c| {
+        let pod = c.get_json(&["-n", &web, "get", "pod", "exact"])?;
+        init_state(&pod, "depwait")?.get("running").map(|_| ())
+    });
+    make_ready(cluster, &db, "app=db", 1);
+    let pod = cluster.wait_for("the app container with the exact rules", |c| {
+        let pod = c.get_json(&["-n", &web, "get", "pod", "exact"])?;
+        container_state(&pod, "app")?.get("running")?;
+        Some(pod)
+    });
+    assert_eq!(init_state(&pod, "depwait").unwrap()["terminated"]["exitCode"], 0, "{pod:#}");
+}
+
 impl Cluster {
     /// A container's log (`kubectl logs`, through the API server and the kubelet), or "".
     fn log_of(&self, ns: &str, selector: &str, container: &str) -> String {
@@ -128,8 +275,8 @@ impl Cluster {
     }
 }
 
-/// Turn `count` pods of a [`dependency`] Ready for real: create the file their readiness probe
-/// asks for, then wait until the kubelet's probe has seen it.
+/// Turn `count` pods of a [`dependency_pod`] Ready for real: create the file their readiness
+/// probe asks for, then wait until the kubelet's probe has seen it.
 fn make_ready(cluster: &Cluster, ns: &str, selector: &str, count: usize) {
     let pods = cluster.wait_for("the dependency's pods running", |c| {
         let pods = c.pods(ns, selector);
@@ -150,107 +297,123 @@ fn make_ready(cluster: &Cluster, ns: &str, selector: &str, count: usize) {
     });
 }
 
-/// A Deployment of busybox httpd whose httpGet readiness probe passes only once
-/// `/www/ready.html` exists (see [`make_ready`]). `labels` is YAML at the template's indent.
-fn dependency(ns: &str, name: &str, replicas: u32, labels: &str) -> String {
-    format!(
-        r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels:
-      {labels_sel}
-  template:
-    metadata:
-      labels:
-        {labels}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: httpd
-        image: localhost/busybox:e2e
-        imagePullPolicy: Never
-        command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
-        readinessProbe:
-          httpGet: {{path: /ready.html, port: 8080}}
-          periodSeconds: 1
-"#,
-        labels_sel = labels.replace("\n        ", "\n      "),
-    )
+/// A dependency's pod spec: busybox httpd whose httpGet readiness probe passes only once
+/// `/www/ready.html` exists (see [`make_ready`]).
+fn dependency_pod() -> Value {
+    json!({
+        "terminationGracePeriodSeconds": 1,
+        "containers": [{
+            "name": "httpd",
+            "image": "localhost/busybox:e2e",
+            "imagePullPolicy": "Never",
+            "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+            "readinessProbe": {"httpGet": {"path": "/ready.html", "port": 8080}, "periodSeconds": 1},
+        }],
+    })
 }
 
-/// A ServiceAccount `name` in `ns` that may get, list and watch pods everywhere.
-fn pod_reader_rbac(ns: &str, name: &str) -> String {
-    format!(
-        r#"
-apiVersion: v1
-kind: ServiceAccount
-metadata: {{name: {name}, namespace: {ns}}}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {{name: {ns}-{name}}}
-rules:
-- apiGroups: [""]
-  resources: [pods]
-  verbs: [get, list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {{name: {ns}-{name}}}
-roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {ns}-{name}}}
-subjects:
-- {{kind: ServiceAccount, name: {name}, namespace: {ns}}}
-"#
-    )
-}
-
-/// The seed's Deployment with depwait's image as its init container: `env` for depwait (plus
-/// the API server's address: there is no kube-proxy to route the `kubernetes` Service), a
-/// busybox app container that says when it starts.
-fn gated_deployment(cluster: &Cluster, ns: &str, name: &str, env: &[(&str, &str)]) -> String {
+/// The seed's pod with depwait's image as its init container (`args`, `env`, plus the API
+/// server's address: there is no kube-proxy to route the `kubernetes` Service), and a busybox
+/// app container. ServiceAccount `depwait`.
+fn depwait_pod(cluster: &Cluster, args: &[&str], env: &[(&str, &str)]) -> Value {
     let mut vars = vec![
-        ("KUBERNETES_SERVICE_HOST", cluster.api_host.as_str()),
-        ("KUBERNETES_SERVICE_PORT", cluster.api_port.as_str()),
+        json!({"name": "KUBERNETES_SERVICE_HOST", "value": cluster.api_host}),
+        json!({"name": "KUBERNETES_SERVICE_PORT", "value": cluster.api_port}),
     ];
-    vars.extend_from_slice(env);
-    let env: String = vars
-        .iter()
-        .map(|(k, v)| format!("\n        - name: {k}\n          value: {}", Value::from(*v)))
-        .collect();
-    format!(
-        r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-      serviceAccountName: depwait
-      terminationGracePeriodSeconds: 1
-      initContainers:
-      - name: depwait
-        image: localhost/depwait:e2e
-        imagePullPolicy: Never
-        env:{env}
-        resources:
-          requests: {{memory: "16Mi", cpu: "10m"}}
-          limits: {{memory: "32Mi", cpu: "100m"}}
-      containers:
-      - name: app
-        image: localhost/busybox:e2e
-        imagePullPolicy: Never
-        command: ["sh", "-c", "echo started; exec sleep 3600"]
-"#
-    )
+    vars.extend(env.iter().map(|(k, v)| json!({"name": k, "value": v})));
+    json!({
+        "serviceAccountName": "depwait",
+        "terminationGracePeriodSeconds": 1,
+        "initContainers": [{
+            "name": "depwait",
+            "image": "localhost/depwait:e2e",
+            "imagePullPolicy": "Never",
+            "args": args,
+            "env": vars,
+            "resources": {
+                "requests": {"memory": "16Mi", "cpu": "10m"},
+                "limits": {"memory": "32Mi", "cpu": "100m"},
+            },
+        }],
+        "containers": [{
+            "name": "app",
+            "image": "localhost/busybox:e2e",
+            "imagePullPolicy": "Never",
+            "command": ["sh", "-c", "echo started; exec sleep 3600"],
+        }],
+    })
+}
+
+fn deployment(ns: &str, name: &str, replicas: u32, labels: &Value, spec: Value) -> String {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": spec},
+        },
+    })
+    .to_string()
+}
+
+fn pod(ns: &str, name: &str, spec: Value) -> String {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+        "spec": spec,
+    })
+    .to_string()
+}
+
+/// A Job running `script` in busybox, retried `backoff_limit` times.
+fn job(ns: &str, name: &str, backoff_limit: u32, script: &str) -> String {
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "backoffLimit": backoff_limit,
+            "template": {"spec": {
+                "restartPolicy": "Never",
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{
+                    "name": "job",
+                    "image": "localhost/busybox:e2e",
+                    "imagePullPolicy": "Never",
+                    "command": ["sh", "-c", script],
+                }],
+            }},
+        },
+    })
+    .to_string()
+}
+
+/// ServiceAccount `name` in `ns`, allowed to get, list and watch pods and Jobs everywhere.
+fn pod_reader(ns: &str, name: &str) -> String {
+    let role = format!("{ns}-{name}");
+    let items = [
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": ns}}),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": role},
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+                {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "watch"]},
+            ],
+        }),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": role},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
+        }),
+    ];
+    json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()
 }
 
 /// An init container's status, by name.

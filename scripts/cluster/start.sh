@@ -53,8 +53,10 @@ api=https://$node_ip:6443
 state=$dir/state
 mkdir -p "$state" "$dir/logs"
 
-# Children must not hold the lock (fd 9) past this script.
-in_ns() { ip netns exec "$netns" "$@" 9>&-; }
+# Into the network namespace only. Not `ip netns exec`: that also gives each command a mount
+# namespace of its own (and a fresh /sys, without the cgroup mounts), so the kubelet's volume
+# mounts would be invisible to containerd. Children must not hold the lock (fd 9).
+in_ns() { nsenter --net="/run/netns/$netns" "$@" 9>&-; }
 
 # --- what stop.sh must put back --------------------------------------------------------------
 # Sysctls the kubelet sets (pkg/kubelet/cm setupKernelTunables); they are not per network
