@@ -107,8 +107,9 @@ contexts:
 current-context: e2e
 EOF
 }
-# The components reach the API server on the namespace's own loopback.
-kubeconfig "$dir/components.kubeconfig" https://127.0.0.1:6443
+# The components reach the API server at the same address (its self-signed certificate names
+# the advertise address, not loopback).
+kubeconfig "$dir/components.kubeconfig" "$api"
 
 mkdir -p "$dir/cni/net.d" "$dir/cni/ipam" "$dir/containerd"
 # No ipMasq, no portmap: nothing is NATed and the host's (and the namespace's) iptables stay
@@ -274,6 +275,10 @@ stop_node() {
 
 cleanup() {
   local p
+  # DEPWAIT_E2E_LOGS=DIR keeps the components' logs (the work directory goes).
+  if [[ -n ${DEPWAIT_E2E_LOGS:-} ]]; then
+    mkdir -p "$DEPWAIT_E2E_LOGS" && cp -r "$dir/logs/." "$DEPWAIT_E2E_LOGS/"
+  fi
   for p in "${pid[@]}"; do
     [[ $p =~ ^[0-9]+$ ]] && kill -KILL "$p" 2>/dev/null
   done

@@ -203,8 +203,17 @@ impl Cluster {
         for name in ["apiserver", "controller-manager", "scheduler", "containerd", "kubelet"] {
             let text =
                 std::fs::read_to_string(self.dir.join(format!("logs/{name}.log"))).unwrap_or_default();
+            // klog's errors and fatals ("E1202 ...", "F1202 ..."), then the last lines.
+            let errors: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with('E') || l.starts_with('F'))
+                .collect();
             let lines: Vec<&str> = text.lines().collect();
-            out += &format!("--- {name}.log\n{}\n", lines[lines.len().saturating_sub(15)..].join("\n"));
+            out += &format!(
+                "--- {name}.log (errors)\n{}\n--- {name}.log (end)\n{}\n",
+                errors[errors.len().saturating_sub(8)..].join("\n"),
+                lines[lines.len().saturating_sub(8)..].join("\n")
+            );
         }
         out
     }
