@@ -119,7 +119,7 @@ if [[ ! -f $imgdir/busybox.tar ]]; then
   tmp=$(mktemp -d)
   mkdir -p "$tmp/bin" "$tmp/www" "$tmp/tmp"
   cp /bin/busybox "$tmp/bin/busybox"
-  for a in sh sleep httpd echo cat true false ls wget nc; do ln -s busybox "$tmp/bin/$a"; done
+  for a in $(/bin/busybox --list); do [[ $a == busybox ]] || ln -s busybox "$tmp/bin/$a"; done
   echo ok >"$tmp/www/index.html"
   ctr=$(buildah from scratch)
   buildah copy "$ctr" "$tmp" / >/dev/null
