@@ -26,11 +26,23 @@ fn cluster_namespace_has_no_route_out() {
     for family in ["-4", "-6"] {
         let routes = cluster.in_netns(&["ip", family, "route", "show", "default"]);
         assert!(routes.status.success(), "{}", text(&routes));
-        assert!(routes.stdout.is_empty(), "a default route in {NETNS}: {}", text(&routes));
+        assert!(
+            routes.stdout.is_empty(),
+            "a default route in {NETNS}: {}",
+            text(&routes)
+        );
     }
-    for (family, addr) in [("-4", "192.0.2.1"), ("-4", "1.1.1.1"), ("-6", "2001:db8::1")] {
+    for (family, addr) in [
+        ("-4", "192.0.2.1"),
+        ("-4", "1.1.1.1"),
+        ("-6", "2001:db8::1"),
+    ] {
         let get = cluster.in_netns(&["ip", family, "route", "get", addr]);
-        assert!(!get.status.success(), "{addr} is routable from {NETNS}: {}", text(&get));
+        assert!(
+            !get.status.success(),
+            "{addr} is routable from {NETNS}: {}",
+            text(&get)
+        );
         assert!(
             String::from_utf8_lossy(&get.stderr).contains("Network is unreachable"),
             "{addr}: {}",
@@ -62,7 +74,13 @@ fn seed_deployment_waits_for_both_namespaces_then_starts() {
     let web = cluster.namespace("seed-web");
     let labels1 = json!({"app": "MyApp", "environment": "dev"});
     cluster.apply(&deployment(&ns1, "web", 2, &labels1, dependency_pod()));
-    cluster.apply(&deployment(&ns2, "api", 1, &json!({"app": "MyApp"}), dependency_pod()));
+    cluster.apply(&deployment(
+        &ns2,
+        "api",
+        1,
+        &json!({"app": "MyApp"}),
+        dependency_pod(),
+    ));
     let dict = json!({ns1.clone(): [labels1], ns2.clone(): [{"app": "MyApp"}]}).to_string();
     cluster.apply(&pod_reader(&web, "depwait"));
     let spec = depwait_pod(
@@ -76,11 +94,19 @@ fn seed_deployment_waits_for_both_namespaces_then_starts() {
             ("DEPWAIT_HEARTBEAT", "2s"),
         ],
     );
-    cluster.apply(&deployment(&web, "gated", 1, &json!({"app": "gated"}), spec));
+    cluster.apply(&deployment(
+        &web,
+        "gated",
+        1,
+        &json!({"app": "gated"}),
+        spec,
+    ));
 
     let gated = |c: &Cluster| c.pods(&web, "app=gated").into_iter().next();
     cluster.wait_for("depwait running in the gated pod", |c| {
-        init_state(&gated(c)?, "depwait")?.get("running").map(|_| ())
+        init_state(&gated(c)?, "depwait")?
+            .get("running")
+            .map(|_| ())
     });
     cluster.wait_for("depwait's first heartbeat", |c| {
         c.log_of(&web, "app=gated", "depwait")
@@ -99,11 +125,16 @@ fn seed_deployment_waits_for_both_namespaces_then_starts() {
     });
     let pod = gated(cluster).unwrap();
     assert!(
-        init_state(&pod, "depwait").unwrap().get("running").is_some(),
+        init_state(&pod, "depwait")
+            .unwrap()
+            .get("running")
+            .is_some(),
         "depwait should still be running: {line}\n{pod:#}"
     );
     assert!(
-        container_state(&pod, "app").and_then(|s| s.get("running")).is_none(),
+        container_state(&pod, "app")
+            .and_then(|s| s.get("running"))
+            .is_none(),
         "the app container started while {ns2} was not Ready: {pod:#}"
     );
 
@@ -129,21 +160,38 @@ fn timeout_exits_1_with_its_message_then_a_restart_releases() {
     let cluster = Cluster::get();
     let db = cluster.namespace("timeout-db");
     let web = cluster.namespace("timeout-web");
-    cluster.apply(&deployment(&db, "db", 1, &json!({"app": "db"}), dependency_pod()));
+    cluster.apply(&deployment(
+        &db,
+        "db",
+        1,
+        &json!({"app": "db"}),
+        dependency_pod(),
+    ));
     cluster.apply(&pod_reader(&web, "depwait"));
     let pods = format!("{db}:app=db");
     let spec = depwait_pod(cluster, &["--pods", &pods, "--timeout", "5s"], &[]);
-    cluster.apply(&deployment(&web, "gated", 1, &json!({"app": "gated"}), spec));
+    cluster.apply(&deployment(
+        &web,
+        "gated",
+        1,
+        &json!({"app": "gated"}),
+        spec,
+    ));
 
     let (name, last) = cluster.wait_for("depwait to time out (exit 1) and be restarted", |c| {
         let pod = c.pods(&web, "app=gated").into_iter().next()?;
         let init = init_status(&pod, "depwait")?;
         let last = &init["lastState"]["terminated"];
-        (last["exitCode"] == 1).then(|| (pod["metadata"]["name"].as_str().unwrap().to_owned(), last.clone()))
+        (last["exitCode"] == 1).then(|| {
+            (
+                pod["metadata"]["name"].as_str().unwrap().to_owned(),
+                last.clone(),
+            )
+        })
     });
     let message = last["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains("timed out") && message.contains(&pods),
+        message.contains("timed out") && message.contains(&format!("{db} app=db: 0/1 ready")),
         "termination message: {last:#}"
     );
     let describe = cluster.kubectl_ok(&["-n", &web, "describe", "pod", &name]);
@@ -171,12 +219,23 @@ fn job_complete_releases_and_job_failed_exits_4() {
     let web = cluster.namespace("jobs-web");
     cluster.apply(&pod_reader(&web, "depwait"));
     // Completes once the test says so (a file), so the wait is seen first.
-    cluster.apply(&job(&jobs, "migrate", 0, "until [ -e /tmp/done ]; do sleep 0.2; done"));
+    cluster.apply(&job(
+        &jobs,
+        "migrate",
+        0,
+        "until [ -e /tmp/done ]; do sleep 0.2; done",
+    ));
     cluster.apply(&job(&jobs, "broken", 1, "exit 3"));
 
     let migrate = format!("{jobs}/migrate");
     let spec = depwait_pod(cluster, &["--job", &migrate, "--heartbeat", "2s"], &[]);
-    cluster.apply(&deployment(&web, "after-migrate", 1, &json!({"app": "after-migrate"}), spec));
+    cluster.apply(&deployment(
+        &web,
+        "after-migrate",
+        1,
+        &json!({"app": "after-migrate"}),
+        spec,
+    ));
     let mut spec = depwait_pod(cluster, &["--job", &format!("{jobs}/broken")], &[]);
     spec["restartPolicy"] = "Never".into();
     cluster.apply(&pod(&web, "after-broken", spec));
@@ -189,7 +248,9 @@ fn job_complete_releases_and_job_failed_exits_4() {
     });
     let job_pod = cluster.wait_for("the Job's pod running", |c| {
         let pods = c.pods(&jobs, "job-name=migrate");
-        let pod = pods.into_iter().find(|p| p["status"]["phase"] == "Running")?;
+        let pod = pods
+            .into_iter()
+            .find(|p| p["status"]["phase"] == "Running")?;
         Some(pod["metadata"]["name"].as_str()?.to_owned())
     });
     cluster.kubectl_ok(&["-n", &jobs, "exec", &job_pod, "--", "touch", "/tmp/done"]);
@@ -198,7 +259,11 @@ fn job_complete_releases_and_job_failed_exits_4() {
         container_state(&pod, "app")?.get("running")?;
         Some(pod)
     });
-    assert_eq!(init_state(&pod, "depwait").unwrap()["terminated"]["exitCode"], 0, "{pod:#}");
+    assert_eq!(
+        init_state(&pod, "depwait").unwrap()["terminated"]["exitCode"],
+        0,
+        "{pod:#}"
+    );
 
     let failed = cluster.wait_for("depwait to end on the failed Job", |c| {
         let pod = c.get_json(&["-n", &web, "get", "pod", "after-broken"])?;
@@ -221,11 +286,20 @@ fn generated_rbac_is_enough_and_one_rule_less_exits_3() {
     let cluster = Cluster::get();
     let db = cluster.namespace("rbac-db");
     let web = cluster.namespace("rbac-web");
-    cluster.apply(&deployment(&db, "db", 1, &json!({"app": "db"}), dependency_pod()));
+    cluster.apply(&deployment(
+        &db,
+        "db",
+        1,
+        &json!({"app": "db"}),
+        dependency_pod(),
+    ));
     let pods = format!("{db}:app=db");
     for sa in ["exact", "less"] {
-        cluster.apply(&json!({"apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": sa, "namespace": web}}).to_string());
+        cluster.apply(
+            &json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": sa, "namespace": web}})
+            .to_string(),
+        );
         let sa_arg = format!("{web}/{sa}");
         let rbac = Command::new(env!("CARGO_BIN_EXE_depwait"))
             .args(["rbac", "--service-account", &sa_arg, "--pods", &pods])
@@ -233,11 +307,22 @@ fn generated_rbac_is_enough_and_one_rule_less_exits_3() {
             .unwrap();
         assert!(rbac.status.success(), "{}", text(&rbac));
         // Each ServiceAccount's Role needs a name of its own in the shared namespace.
-        let yaml = String::from_utf8(rbac.stdout).unwrap().replace("name: depwait\n", &format!("name: depwait-{sa}\n"));
+        let yaml = String::from_utf8(rbac.stdout)
+            .unwrap()
+            .replace("name: depwait\n", &format!("name: depwait-{sa}\n"));
         cluster.apply(&yaml);
     }
     let patch = r#"[{"op": "replace", "path": "/rules/0/verbs", "value": ["get", "list"]}]"#;
-    cluster.kubectl_ok(&["-n", &db, "patch", "role", "depwait-less", "--type=json", "-p", patch]);
+    cluster.kubectl_ok(&[
+        "-n",
+        &db,
+        "patch",
+        "role",
+        "depwait-less",
+        "--type=json",
+        "-p",
+        patch,
+    ]);
 
     for sa in ["exact", "less"] {
         let mut spec = depwait_pod(cluster, &["--pods", &pods], &[]);
@@ -252,7 +337,10 @@ fn generated_rbac_is_enough_and_one_rule_less_exits_3() {
     });
     assert_eq!(denied["exitCode"], 3, "{denied:#}");
     let message = denied["message"].as_str().unwrap_or_default();
-    assert!(message.contains("watch") && message.contains("pods") && message.contains(&db), "{denied:#}");
+    assert!(
+        message.contains("watch") && message.contains("pods") && message.contains(&db),
+        "{denied:#}"
+    );
 
     cluster.wait_for("depwait with the exact rules waiting", |c| {
         let pod = c.get_json(&["-n", &web, "get", "pod", "exact"])?;
@@ -264,13 +352,26 @@ fn generated_rbac_is_enough_and_one_rule_less_exits_3() {
         container_state(&pod, "app")?.get("running")?;
         Some(pod)
     });
-    assert_eq!(init_state(&pod, "depwait").unwrap()["terminated"]["exitCode"], 0, "{pod:#}");
+    assert_eq!(
+        init_state(&pod, "depwait").unwrap()["terminated"]["exitCode"],
+        0,
+        "{pod:#}"
+    );
 }
 
 impl Cluster {
     /// A container's log (`kubectl logs`, through the API server and the kubelet), or "".
     fn log_of(&self, ns: &str, selector: &str, container: &str) -> String {
-        let out = self.kubectl(&["-n", ns, "logs", "-l", selector, "-c", container, "--tail=-1"]);
+        let out = self.kubectl(&[
+            "-n",
+            ns,
+            "logs",
+            "-l",
+            selector,
+            "-c",
+            container,
+            "--tail=-1",
+        ]);
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
@@ -280,7 +381,10 @@ impl Cluster {
 fn make_ready(cluster: &Cluster, ns: &str, selector: &str, count: usize) {
     let pods = cluster.wait_for("the dependency's pods running", |c| {
         let pods = c.pods(ns, selector);
-        let running = pods.iter().filter(|p| p["status"]["phase"] == "Running").count();
+        let running = pods
+            .iter()
+            .filter(|p| p["status"]["phase"] == "Running")
+            .count();
         (running == count).then_some(pods)
     });
     for pod in &pods {

@@ -19,7 +19,9 @@ log() { echo "cluster-build: $*" >&2; }
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${DEPWAIT_CLUSTER_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/depwait/cluster}
-version=v1.20.2
+# v1.20.2: Debian's source package. Any other v1.X.Y: the k8s.io/kubernetes module at that tag
+# through the Go module proxy (see build_module below), API server, etcd and kubectl included.
+version=${DEPWAIT_E2E_VERSION:-v1.20.2}
 bindir=$cache/$version
 imgdir=$cache/images
 mkdir -p "$bindir" "$imgdir"
@@ -39,7 +41,47 @@ fi
 
 have_bins() { [[ -x $bindir/kubelet && -x $bindir/kube-controller-manager && -x $bindir/kube-scheduler && -f $bindir/pause.c ]]; }
 
-if ! have_bins; then
+# A current release: a go.mod of ours that requires k8s.io/kubernetes at $version and replaces
+# every k8s.io/<staging> module (the module's own go.mod points them at ./staging, which a
+# dependent cannot use) with its v0.X.Y; built with the Go on PATH (GO=...), providerless.
+build_module() {
+  local go=${GO:-$(command -v go)} mod=$cache/src-$version minor=${version#v1.}
+  minor=${minor%%.*}
+  local staging_version=v0.${version#v1.}
+  mkdir -p "$mod"
+  cd "$mod"
+  export GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
+  log "building $version from the k8s.io/kubernetes module with $("$go" version)"
+  [[ -f go.mod ]] || "$go" mod init depwait.local/e2e-cluster >&2
+  "$go" mod download -json "k8s.io/kubernetes@$version" >"$mod/kubernetes.json"
+  local kmod
+  kmod=$(sed -n 's/.*"GoMod": "\(.*\)".*/\1/p' "$mod/kubernetes.json")
+  local m
+  for m in $(sed -n 's|^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*|\1|p' "$kmod"); do
+    "$go" mod edit -replace "$m=$m@$staging_version"
+  done
+  "$go" mod edit -require "k8s.io/kubernetes@$version"
+  local pkgs=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl
+    go.etcd.io/etcd/server/v3)
+  nice -n 19 "$go" get "${pkgs[@]}" >&2
+  local v=k8s.io/component-base/version cv=k8s.io/client-go/pkg/version ld="-s -w" x
+  for x in "$v" "$cv"; do
+    ld+=" -X $x.gitVersion=$version -X $x.gitMajor=1 -X $x.gitMinor=$minor -X $x.gitTreeState=clean"
+  done
+  mkdir -p "$mod/bin"
+  nice -n 19 "$go" build -tags providerless -trimpath -ldflags "$ld" -o "$mod/bin/" "${pkgs[@]}" >&2
+  mv "$mod/bin/v3" "$mod/bin/etcd"
+  local b
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl etcd; do
+    cp "$mod/bin/$b" "$bindir/$b.tmp" && mv "$bindir/$b.tmp" "$bindir/$b"
+  done
+}
+
+if ! have_bins && [[ $version != v1.20.2 ]]; then
+  [[ -f $bindir/pause.c ]] || cp "$cache/v1.20.2/pause.c" "$bindir/pause.c"
+  (build_module)
+elif ! have_bins; then
   go119=/usr/lib/go-1.19/bin
   if [[ ! -x $go119/go ]]; then
     apt-get install -y -qq --no-install-recommends golang-1.19-go >&2

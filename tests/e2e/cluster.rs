@@ -143,7 +143,11 @@ impl Cluster {
     /// `kubectl apply -f -` of YAML documents.
     pub fn apply(&self, yaml: &str) {
         let out = self.kubectl_with_input(&["apply", "-f", "-"], Some(yaml));
-        assert!(out.status.success(), "kubectl apply: {}\n{yaml}", text(&out));
+        assert!(
+            out.status.success(),
+            "kubectl apply: {}\n{yaml}",
+            text(&out)
+        );
     }
 
     /// `kubectl get ... -o json`, or None if it failed (not found yet).
@@ -151,7 +155,9 @@ impl Cluster {
         let mut args = args.to_vec();
         args.extend(["-o", "json"]);
         let out = self.kubectl(&args);
-        out.status.success().then(|| serde_json::from_slice(&out.stdout).unwrap())
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).unwrap())
     }
 
     /// The pods of namespace `ns` matching `selector`.
@@ -190,7 +196,14 @@ impl Cluster {
 
     /// A component that exited without being asked to, as start.sh records it.
     fn exited(&self) -> Option<String> {
-        let names = ["etcd", "apiserver", "controller-manager", "scheduler", "containerd", "kubelet"];
+        let names = [
+            "etcd",
+            "apiserver",
+            "controller-manager",
+            "scheduler",
+            "containerd",
+            "kubelet",
+        ];
         names.into_iter().find_map(|name| {
             let status = std::fs::read_to_string(self.dir.join(format!("exited-{name}"))).ok()?;
             Some(format!("{name} exited with status {}", status.trim()))
@@ -200,9 +213,15 @@ impl Cluster {
     /// The last lines of every component's log, for failure messages.
     pub fn logs(&self) -> String {
         let mut out = String::new();
-        for name in ["apiserver", "controller-manager", "scheduler", "containerd", "kubelet"] {
-            let text =
-                std::fs::read_to_string(self.dir.join(format!("logs/{name}.log"))).unwrap_or_default();
+        for name in [
+            "apiserver",
+            "controller-manager",
+            "scheduler",
+            "containerd",
+            "kubelet",
+        ] {
+            let text = std::fs::read_to_string(self.dir.join(format!("logs/{name}.log")))
+                .unwrap_or_default();
             // klog's errors and fatals ("E1202 ...", "F1202 ..."), then the last lines.
             let errors: Vec<&str> = text
                 .lines()
@@ -253,7 +272,11 @@ fn script_output(script: &Path) -> PathBuf {
         .stderr(Stdio::inherit())
         .output()
         .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-    assert!(out.status.success(), "{} failed (see its output above)", script.display());
+    assert!(
+        out.status.success(),
+        "{} failed (see its output above)",
+        script.display()
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     PathBuf::from(stdout.lines().last().expect("a directory").trim())
 }
