@@ -359,6 +359,92 @@ fn generated_rbac_is_enough_and_one_rule_less_exits_3() {
     );
 }
 
+/// service-precheck's arguments, unchanged (`mysql-0.mysql.NS mysql-read.NS`), against a real
+/// StatefulSet behind a headless Service and a second Service, their EndpointSlices written by
+/// the real EndpointSlice controller (`discovery.k8s.io/v1beta1` on 1.20): with only `mysql-1`
+/// Ready, `mysql-read` has a ready endpoint but `mysql-0` does not, and depwait keeps waiting,
+/// naming `mysql-0.mysql`; once `mysql-0` is Ready the app starts.
+#[test]
+#[ignore = "needs root and a real cluster: just e2e"]
+fn service_precheck_arguments_against_a_real_stateful_set() {
+    let cluster = Cluster::get();
+    let db = cluster.namespace("mysql");
+    let web = cluster.namespace("mysql-web");
+    let labels = json!({"app": "mysql"});
+    let mut statefulset = json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "mysql", "namespace": db},
+        "spec": {
+            "serviceName": "mysql",
+            "replicas": 2,
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": dependency_pod()},
+        },
+    });
+    statefulset["spec"]["template"]["spec"]["containers"][0]["ports"] =
+        json!([{"containerPort": 8080, "name": "http"}]);
+    let service = |name: &str, headless: bool| {
+        let mut svc = json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": db},
+            "spec": {"selector": labels, "ports": [{"port": 8080, "name": "http"}]},
+        });
+        if headless {
+            svc["spec"]["clusterIP"] = "None".into();
+        }
+        svc.to_string()
+    };
+    cluster.apply(&service("mysql", true));
+    cluster.apply(&service("mysql-read", false));
+    cluster.apply(&statefulset.to_string());
+    cluster.apply(&pod_reader(&web, "depwait"));
+    let (host, read) = (format!("mysql-0.mysql.{db}"), format!("mysql-read.{db}"));
+    let spec = depwait_pod(cluster, &[&host, &read, "--heartbeat", "2s"], &[]);
+    cluster.apply(&deployment(
+        &web,
+        "gated",
+        1,
+        &json!({"app": "gated"}),
+        spec,
+    ));
+
+    cluster.wait_for("depwait running", |c| {
+        let pod = c.pods(&web, "app=gated").into_iter().next()?;
+        init_state(&pod, "depwait")?.get("running").map(|_| ())
+    });
+    make_pod_ready(cluster, &db, "mysql-1");
+    let line = cluster.wait_for("a heartbeat naming only mysql-0", |c| {
+        let log = c.log_of(&web, "app=gated", "depwait");
+        log.lines()
+            .rev()
+            .find(|l| l.contains("1 of 2 not ready") && l.contains("mysql-0"))
+            .map(str::to_owned)
+    });
+    assert!(!line.contains("mysql-read"), "{line}");
+    let pod = cluster.pods(&web, "app=gated").into_iter().next().unwrap();
+    assert!(
+        container_state(&pod, "app")
+            .and_then(|s| s.get("running"))
+            .is_none(),
+        "the app started before mysql-0 was Ready: {line}\n{pod:#}"
+    );
+
+    make_pod_ready(cluster, &db, "mysql-0");
+    let pod = cluster.wait_for("the app container running", |c| {
+        let pod = c.pods(&web, "app=gated").into_iter().next()?;
+        container_state(&pod, "app")?.get("running")?;
+        Some(pod)
+    });
+    assert_eq!(
+        init_state(&pod, "depwait").unwrap()["terminated"]["exitCode"],
+        0,
+        "{pod:#}"
+    );
+}
+
 impl Cluster {
     /// A container's log (`kubectl logs`, through the API server and the kubelet), or "".
     fn log_of(&self, ns: &str, selector: &str, container: &str) -> String {
@@ -389,7 +475,7 @@ fn make_ready(cluster: &Cluster, ns: &str, selector: &str, count: usize) {
     });
     for pod in &pods {
         let name = pod["metadata"]["name"].as_str().unwrap();
-        cluster.kubectl_ok(&["-n", ns, "exec", name, "--", "touch", "/www/ready.html"]);
+        touch_ready_file(cluster, ns, name);
     }
     cluster.wait_for("the dependency's pods Ready", |c| {
         let pods = c.pods(ns, selector);
@@ -399,6 +485,27 @@ fn make_ready(cluster: &Cluster, ns: &str, selector: &str, count: usize) {
             .count();
         (ready == count).then_some(())
     });
+}
+
+/// Turn one pod of a [`dependency_pod`] Ready for real, and wait until its probe has seen it.
+fn make_pod_ready(cluster: &Cluster, ns: &str, name: &str) {
+    cluster.wait_for("the pod running", |c| {
+        let pod = c.get_json(&["-n", ns, "get", "pod", name])?;
+        (pod["status"]["phase"] == "Running").then_some(())
+    });
+    touch_ready_file(cluster, ns, name);
+    cluster.wait_for("the pod Ready", |c| {
+        let pod = c.get_json(&["-n", ns, "get", "pod", name])?;
+        condition(&pod, "Ready")
+            .is_some_and(|r| r["status"] == "True")
+            .then_some(())
+    });
+}
+
+/// Create the file a [`dependency_pod`]'s readiness probe asks for (`kubectl exec`, through the
+/// API server, the kubelet and containerd).
+fn touch_ready_file(cluster: &Cluster, ns: &str, pod: &str) {
+    cluster.kubectl_ok(&["-n", ns, "exec", pod, "--", "touch", "/www/ready.html"]);
 }
 
 /// A dependency's pod spec: busybox httpd whose httpGet readiness probe passes only once
@@ -495,7 +602,8 @@ fn job(ns: &str, name: &str, backoff_limit: u32, script: &str) -> String {
     .to_string()
 }
 
-/// ServiceAccount `name` in `ns`, allowed to get, list and watch pods and Jobs everywhere.
+/// ServiceAccount `name` in `ns`, allowed to get, list and watch pods, Jobs, Services and their
+/// EndpointSlices everywhere.
 fn pod_reader(ns: &str, name: &str) -> String {
     let role = format!("{ns}-{name}");
     let items = [
@@ -507,6 +615,8 @@ fn pod_reader(ns: &str, name: &str) -> String {
             "rules": [
                 {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
                 {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "watch"]},
+                {"apiGroups": [""], "resources": ["services", "endpoints"], "verbs": ["get", "list", "watch"]},
+                {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
             ],
         }),
         json!({
