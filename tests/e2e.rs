@@ -445,6 +445,83 @@ fn service_precheck_arguments_against_a_real_stateful_set() {
     );
 }
 
+/// `--rollout` of a real Deployment update: the Deployment controller makes a new ReplicaSet
+/// whose pods are not Ready until the test says so, and scales the old one down; depwait waits
+/// while the rollout is under way (its heartbeat names the Deployment) and releases once every
+/// replica is updated and available, as `kubectl rollout status` judges it.
+#[test]
+#[ignore = "needs root and a real cluster: just e2e"]
+fn rollout_of_a_real_deployment_update() {
+    let cluster = Cluster::get();
+    let ns = cluster.namespace("rollout");
+    let web = cluster.namespace("rollout-web");
+    cluster.apply(&deployment(
+        &ns,
+        "api",
+        2,
+        &json!({"app": "api"}),
+        dependency_pod(),
+    ));
+    make_ready(cluster, &ns, "app=api", 2);
+    let patch = r#"{"spec": {"template": {"metadata": {"annotations": {"revision": "2"}}}}}"#;
+    cluster.kubectl_ok(&["-n", &ns, "patch", "deployment", "api", "-p", patch]);
+    cluster.apply(&pod_reader(&web, "depwait"));
+    let rollout = format!("{ns}/deployment/api");
+    let spec = depwait_pod(cluster, &["--rollout", &rollout, "--heartbeat", "2s"], &[]);
+    cluster.apply(&deployment(
+        &web,
+        "gated",
+        1,
+        &json!({"app": "gated"}),
+        spec,
+    ));
+
+    let line = cluster.wait_for("a heartbeat naming the rollout", |c| {
+        let log = c.log_of(&web, "app=gated", "depwait");
+        // "... not ready: rollout NS/deployment/api: 1 of 2 new replicas have been updated"
+        let named = format!("rollout {rollout}: ");
+        log.lines()
+            .rev()
+            .find(|l| l.contains("still waiting") && l.contains(&named) && l.contains("replicas"))
+            .map(str::to_owned)
+    });
+    let pod = cluster.pods(&web, "app=gated").into_iter().next().unwrap();
+    assert!(
+        container_state(&pod, "app")
+            .and_then(|s| s.get("running"))
+            .is_none(),
+        "the app started during the rollout: {line}\n{pod:#}"
+    );
+
+    // Make each new pod Ready as the controller creates it, until depwait releases.
+    let pod = cluster.wait_for("the app container after the rollout", |c| {
+        for p in c.pods(&ns, "app=api") {
+            let new = p["metadata"]["annotations"]["revision"] == "2";
+            let ready = condition(&p, "Ready").is_some_and(|r| r["status"] == "True");
+            let running = p["status"]["phase"] == "Running";
+            if new && running && !ready && p["metadata"]["deletionTimestamp"].is_null() {
+                let name = p["metadata"]["name"].as_str().unwrap();
+                // It may be going away already: a failure here is retried on the next round.
+                c.kubectl(&["-n", &ns, "exec", name, "--", "touch", "/www/ready.html"]);
+            }
+        }
+        let pod = c.pods(&web, "app=gated").into_iter().next()?;
+        container_state(&pod, "app")?.get("running")?;
+        Some(pod)
+    });
+    assert_eq!(
+        init_state(&pod, "depwait").unwrap()["terminated"]["exitCode"],
+        0,
+        "{pod:#}"
+    );
+    let api = cluster
+        .get_json(&["-n", &ns, "get", "deployment", "api"])
+        .unwrap();
+    assert_eq!(api["status"]["updatedReplicas"], 2, "{:#}", api["status"]);
+    let log = cluster.log_of(&web, "app=gated", "depwait");
+    assert!(log.contains("all dependencies ready"), "{log}");
+}
+
 impl Cluster {
     /// A container's log (`kubectl logs`, through the API server and the kubelet), or "".
     fn log_of(&self, ns: &str, selector: &str, container: &str) -> String {
@@ -616,6 +693,7 @@ fn pod_reader(ns: &str, name: &str) -> String {
                 {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
                 {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "watch"]},
                 {"apiGroups": [""], "resources": ["services", "endpoints"], "verbs": ["get", "list", "watch"]},
+                {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"], "verbs": ["get", "list", "watch"]},
                 {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
             ],
         }),
