@@ -522,6 +522,84 @@ fn rollout_of_a_real_deployment_update() {
     assert!(log.contains("all dependencies ready"), "{log}");
 }
 
+/// The seed's own story, a cluster restart: five services that must start in order (A needs
+/// nothing, B needs A, C needs A and B, ...), once gated by depwait and once not (each ungated
+/// app exits 1 at start when a dependency is not Ready, asking the API server itself). Then a
+/// power cut on the node (kubelet and containerd killed with every container) and a restart.
+/// The gated apps come back in order, none of them failing (each app container restarted once:
+/// by the power cut, exit status of a kill); the ungated ones crash-loop.
+#[test]
+#[ignore = "needs root and a real cluster: just e2e"]
+fn cluster_restart_gated_apps_start_in_order_ungated_crash_loop() {
+    let cluster = Cluster::get();
+    let ns = cluster.namespace("restart");
+    cluster.apply(&pod_reader(&ns, "depwait"));
+    const N: usize = 5;
+    for i in 1..=N {
+        let gated_deps: Vec<String> = (1..i).map(|d| format!("{ns}:app=g{d}")).collect();
+        let mut gated = depwait_pod(cluster, &[], &[]);
+        let args: Vec<&str> = gated_deps
+            .iter()
+            .flat_map(|d| ["--pods", d.as_str()])
+            .collect();
+        gated["initContainers"][0]["args"] = json!(args);
+        if i == 1 {
+            gated.as_object_mut().unwrap().remove("initContainers");
+        }
+        gated["containers"][0] = serving_app(cluster, &ns, &[]);
+        let g = format!("g{i}");
+        cluster.apply(&deployment(&ns, &g, 1, &json!({"app": g}), gated));
+
+        let ungated_deps: Vec<String> = (1..i).map(|d| format!("u{d}")).collect();
+        let mut ungated = depwait_pod(cluster, &[], &[]);
+        ungated.as_object_mut().unwrap().remove("initContainers");
+        ungated["containers"][0] = serving_app(cluster, &ns, &ungated_deps);
+        let u = format!("u{i}");
+        cluster.apply(&deployment(&ns, &u, 1, &json!({"app": u}), ungated));
+    }
+    let all_ready = |c: &Cluster| {
+        let pods = c.pods(&ns, "app");
+        let ready = pods
+            .iter()
+            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+            .filter(|p| condition(p, "Ready").is_some_and(|r| r["status"] == "True"))
+            .count();
+        (ready == 2 * N).then_some(pods)
+    };
+    let before = app_restarts(&cluster.wait_for("all ten apps Ready", all_ready));
+
+    cluster.restart_node();
+    let pods = cluster.wait_for("all ten apps Ready after the restart", all_ready);
+    let after = app_restarts(&pods);
+    let failed = app_failures(&pods);
+    eprintln!(
+        "cluster restart: app restarts before {before:?}, after {after:?}; apps whose last run failed (exit 1): {failed:?}"
+    );
+    for i in 1..=N {
+        let g = format!("g{i}");
+        assert!(
+            after[&g] <= before[&g] + 1,
+            "{g} restarted more than once: {after:?}"
+        );
+        assert!(!failed.contains(&g), "{g} failed: {failed:?}");
+    }
+    assert!(
+        (2..=N).any(|i| failed.contains(&format!("u{i}"))),
+        "no ungated app crashed after the restart: {after:?}"
+    );
+    // In order: each gated app started after every pod it needs turned Ready.
+    for i in 2..=N {
+        let started = app_started(&pods, &format!("g{i}"));
+        for d in 1..i {
+            let ready = ready_since(&pods, &format!("g{d}"));
+            assert!(
+                started >= ready,
+                "g{i} started at {started}, before g{d} was Ready at {ready}"
+            );
+        }
+    }
+}
+
 impl Cluster {
     /// A container's log (`kubectl logs`, through the API server and the kubelet), or "".
     fn log_of(&self, ns: &str, selector: &str, container: &str) -> String {
@@ -537,6 +615,77 @@ impl Cluster {
         ]);
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
+}
+
+/// An app container serving HTTP (Ready by its probe once it serves) that first checks, through
+/// the API server with its own token, that a pod of each of `deps` (by `app` label) is Ready,
+/// and exits 1 if one is not: a service that cannot cope with starting before its dependencies.
+fn serving_app(cluster: &Cluster, ns: &str, deps: &[String]) -> Value {
+    let api = format!("https://{}:{}", cluster.api_host, cluster.api_port);
+    let script = format!(
+        r#"t=$(cat /var/run/secrets/kubernetes.io/serviceaccount/token)
+for d in {deps}; do
+  wget -q -U e2e -O /tmp/pods --no-check-certificate --header "Authorization: Bearer $t" \
+    "{api}/api/v1/namespaces/{ns}/pods?labelSelector=app%3D$d" || exit 1
+  grep -q '"type":"Ready","status":"True"' /tmp/pods || {{ echo "$d is not ready"; exit 1; }}
+done
+echo started
+exec httpd -f -p 8080 -h /www"#,
+        deps = deps.join(" ")
+    );
+    json!({
+        "name": "app",
+        "image": "localhost/busybox:e2e",
+        "imagePullPolicy": "Never",
+        "command": ["sh", "-c", script],
+        "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1},
+    })
+}
+
+/// App-container restarts by the pod's `app` label.
+fn app_restarts(pods: &[Value]) -> std::collections::BTreeMap<String, u64> {
+    pods.iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .map(|p| {
+            let app = p["metadata"]["labels"]["app"].as_str().unwrap().to_owned();
+            let restarts = p["status"]["containerStatuses"][0]["restartCount"]
+                .as_u64()
+                .unwrap_or(0);
+            (app, restarts)
+        })
+        .collect()
+}
+
+/// The apps whose app container's previous run ended with exit 1 (its dependency check).
+fn app_failures(pods: &[Value]) -> Vec<String> {
+    pods.iter()
+        .filter(|p| p["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 1)
+        .map(|p| p["metadata"]["labels"]["app"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// When the app container of `app`'s pod started (RFC 3339, seconds).
+fn app_started(pods: &[Value], app: &str) -> String {
+    let pod = pods
+        .iter()
+        .find(|p| p["metadata"]["labels"]["app"] == app)
+        .unwrap();
+    pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// When `app`'s pod last turned Ready (RFC 3339, seconds).
+fn ready_since(pods: &[Value], app: &str) -> String {
+    let pod = pods
+        .iter()
+        .find(|p| p["metadata"]["labels"]["app"] == app)
+        .unwrap();
+    condition(pod, "Ready").unwrap()["lastTransitionTime"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// Turn `count` pods of a [`dependency_pod`] Ready for real: create the file their readiness

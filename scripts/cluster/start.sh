@@ -55,8 +55,10 @@ mkdir -p "$state" "$dir/logs"
 
 # Into the network namespace only. Not `ip netns exec`: that also gives each command a mount
 # namespace of its own (and a fresh /sys, without the cgroup mounts), so the kubelet's volume
-# mounts would be invisible to containerd. Children must not hold the lock (fd 9).
-in_ns() { nsenter --net="/run/netns/$netns" "$@" 9>&-; }
+# mounts would be invisible to containerd. An array, not a function: `"${in_ns[@]}" CMD &` is a
+# simple command, so $! is the component's own PID (nsenter execs it), not a subshell's.
+# Children must not hold the lock (fd 9).
+in_ns=(nsenter --net="/run/netns/$netns")
 
 # --- what stop.sh must put back --------------------------------------------------------------
 # Sysctls the kubelet sets (pkg/kubelet/cm setupKernelTunables); they are not per network
@@ -77,13 +79,13 @@ echo "$netns $host_if" >"$state/netns"
 
 # --- network ---------------------------------------------------------------------------------
 ip netns add "$netns" || { touch "$dir/exited-netns"; exit 1; }
-in_ns ip link set lo up
+"${in_ns[@]}" ip link set lo up
 ip link add "$host_if" type veth peer name "$node_if"
 ip link set "$node_if" netns "$netns"
 ip addr add "$host_ip/30" dev "$host_if"
 ip link set "$host_if" up
-in_ns ip addr add "$node_ip/30" dev "$node_if"
-in_ns ip link set "$node_if" up
+"${in_ns[@]}" ip addr add "$node_ip/30" dev "$node_if"
+"${in_ns[@]}" ip link set "$node_if" up
 
 # --- configuration ---------------------------------------------------------------------------
 token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -175,11 +177,11 @@ kubelet_minor=$("$bin/kubelet" --version 2>/dev/null | sed -n 's/^Kubernetes v1\
 declare -A pid=()
 
 start_etcd() {
-  in_ns "$assets/etcd" --data-dir "$dir/etcd" \
+  "${in_ns[@]}" "$assets/etcd" --data-dir "$dir/etcd" \
     --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
     --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
     --initial-cluster default=http://127.0.0.1:2380 \
-    </dev/null >>"$dir/logs/etcd.log" 2>&1 &
+    9>&- </dev/null >>"$dir/logs/etcd.log" 2>&1 &
   pid[etcd]=$!
 }
 
@@ -190,7 +192,7 @@ minor=$("$assets/kube-apiserver" --version 2>/dev/null | sed -n 's/^Kubernetes v
 # release from 1.21 does by default; on 1.20 it is a feature gate, off by default.
 [[ $minor == 20 ]] && apiserver_flags+=(--feature-gates BoundServiceAccountTokenVolume=true)
 start_apiserver() {
-  in_ns "$assets/kube-apiserver" \
+  "${in_ns[@]}" "$assets/kube-apiserver" \
     --etcd-servers http://127.0.0.1:2379 \
     --bind-address 0.0.0.0 --advertise-address "$node_ip" --secure-port 6443 \
     "${apiserver_flags[@]}" \
@@ -203,40 +205,40 @@ start_apiserver() {
     --service-cluster-ip-range 10.0.0.0/24 \
     --kubelet-preferred-address-types InternalIP \
     --allow-privileged=true \
-    </dev/null >>"$dir/logs/apiserver.log" 2>&1 &
+    9>&- </dev/null >>"$dir/logs/apiserver.log" 2>&1 &
   pid[apiserver]=$!
 }
 
 kcm_flags=()
 [[ $minor == 20 ]] && kcm_flags+=(--feature-gates BoundServiceAccountTokenVolume=true)
 start_controller_manager() {
-  in_ns "$bin/kube-controller-manager" "${kcm_flags[@]}" \
+  "${in_ns[@]}" "$bin/kube-controller-manager" "${kcm_flags[@]}" \
     --kubeconfig "$dir/components.kubeconfig" \
     --leader-elect=false \
     --service-account-private-key-file "$dir/sa.key" \
     --root-ca-file "$dir/certs/apiserver.crt" \
     --use-service-account-credentials=false \
     --controllers '*,-nodeipam,-cloud-node-lifecycle,-route,-service' \
-    </dev/null >>"$dir/logs/controller-manager.log" 2>&1 &
+    9>&- </dev/null >>"$dir/logs/controller-manager.log" 2>&1 &
   pid[controller-manager]=$!
 }
 
 start_scheduler() {
-  in_ns "$bin/kube-scheduler" --kubeconfig "$dir/components.kubeconfig" --leader-elect=false \
-    </dev/null >>"$dir/logs/scheduler.log" 2>&1 &
+  "${in_ns[@]}" "$bin/kube-scheduler" --kubeconfig "$dir/components.kubeconfig" --leader-elect=false \
+    9>&- </dev/null >>"$dir/logs/scheduler.log" 2>&1 &
   pid[scheduler]=$!
 }
 
 start_containerd() {
-  in_ns containerd --config "$dir/containerd/config.toml" \
-    </dev/null >>"$dir/logs/containerd.log" 2>&1 &
+  "${in_ns[@]}" containerd --config "$dir/containerd/config.toml" \
+    9>&- </dev/null >>"$dir/logs/containerd.log" 2>&1 &
   pid[containerd]=$!
 }
 
 start_kubelet() {
   # Built providerless; the variable is a second guard against the AWS credential chain asking
   # the EC2 metadata address (which the namespace could not reach anyway).
-  AWS_EC2_METADATA_DISABLED=true in_ns "$bin/kubelet" \
+  AWS_EC2_METADATA_DISABLED=true "${in_ns[@]}" "$bin/kubelet" \
     --config "$dir/kubelet.yaml" \
     --kubeconfig "$dir/components.kubeconfig" \
     --root-dir "$dir/kubelet" --cert-dir "$dir/kubelet/pki" \
@@ -245,7 +247,7 @@ start_kubelet() {
     --container-runtime-endpoint "unix://$dir/containerd/containerd.sock" \
     --network-plugin cni --cni-bin-dir /usr/lib/cni --cni-conf-dir "$dir/cni/net.d" \
     --v 2 \
-    </dev/null >>"$dir/logs/kubelet.log" 2>&1 &
+    9>&- </dev/null >>"$dir/logs/kubelet.log" 2>&1 &
   pid[kubelet]=$!
 }
 

@@ -103,6 +103,20 @@ impl Cluster {
         });
     }
 
+    /// A power cut on the node: the kubelet and containerd killed, every container with them
+    /// (start.sh does it on WORK_DIR/stop-node); then both started again, and the node Ready
+    /// with a fresh heartbeat.
+    pub fn restart_node(&self) {
+        let (stop, stopped) = (self.dir.join("stop-node"), self.dir.join("stopped-node"));
+        std::fs::write(&stop, "").unwrap();
+        self.wait_for("the kubelet, containerd and every container gone", |_| {
+            stopped.exists().then_some(())
+        });
+        let restarted = SystemTime::now();
+        std::fs::remove_file(&stop).unwrap();
+        self.wait_for_node_ready(restarted);
+    }
+
     /// Run kubectl with the admin kubeconfig.
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_with_input(args, None)
