@@ -22,12 +22,15 @@
 #
 # usage: start.sh CACHE_DIR ASSETS_DIR WORK_DIR PARENT_PID
 #   CACHE_DIR   from scripts/cluster/build.sh (kubelet, controller-manager, scheduler, images)
-#   ASSETS_DIR  from scripts/envtest-assets.sh (kube-apiserver, etcd, kubectl)
+#   ASSETS_DIR  from scripts/envtest-assets.sh (kube-apiserver, etcd, kubectl); ignored when
+#               CACHE_DIR/VERSION has its own (a current release built from the module)
+# DEPWAIT_E2E_VERSION picks the version (default v1.20.2).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cache=$1 assets=$2 dir=$3 parent=$4
 version=${DEPWAIT_E2E_VERSION:-v1.20.2}
 bin=$cache/$version
+[[ -x $bin/kube-apiserver && -x $bin/etcd ]] && assets=$bin
 
 log() { echo "cluster: $*" >&2; }
 
@@ -210,7 +213,10 @@ start_apiserver() {
 }
 
 kcm_flags=()
-[[ $minor == 20 ]] && kcm_flags+=(--feature-gates BoundServiceAccountTokenVolume=true)
+if [[ $minor == 20 ]]; then
+  kcm_flags+=(--feature-gates BoundServiceAccountTokenVolume=true
+    --controllers '*,-nodeipam,-cloud-node-lifecycle,-route,-service')
+fi
 start_controller_manager() {
   "${in_ns[@]}" "$bin/kube-controller-manager" "${kcm_flags[@]}" \
     --kubeconfig "$dir/components.kubeconfig" \
@@ -218,7 +224,6 @@ start_controller_manager() {
     --service-account-private-key-file "$dir/sa.key" \
     --root-ca-file "$dir/certs/apiserver.crt" \
     --use-service-account-credentials=false \
-    --controllers '*,-nodeipam,-cloud-node-lifecycle,-route,-service' \
     9>&- </dev/null >>"$dir/logs/controller-manager.log" 2>&1 &
   pid[controller-manager]=$!
 }
@@ -235,17 +240,22 @@ start_containerd() {
   pid[containerd]=$!
 }
 
+# Flags that later releases removed: the runtime is always remote from 1.24 (CNI is then
+# containerd's business, configured above), and --container-runtime went in 1.27.
+kubelet_flags=(--container-runtime-endpoint "unix://$dir/containerd/containerd.sock")
+if ((kubelet_minor < 24)); then
+  kubelet_flags+=(--container-runtime remote
+    --network-plugin cni --cni-bin-dir /usr/lib/cni --cni-conf-dir "$dir/cni/net.d")
+fi
 start_kubelet() {
-  # Built providerless; the variable is a second guard against the AWS credential chain asking
-  # the EC2 metadata address (which the namespace could not reach anyway).
+  # The variable keeps the AWS credential chain (linked into 1.20's kubelet whatever the build
+  # tags) from asking the EC2 metadata address, which the namespace could not reach anyway.
   AWS_EC2_METADATA_DISABLED=true "${in_ns[@]}" "$bin/kubelet" \
     --config "$dir/kubelet.yaml" \
     --kubeconfig "$dir/components.kubeconfig" \
     --root-dir "$dir/kubelet" --cert-dir "$dir/kubelet/pki" \
     --hostname-override e2e-node --node-ip "$node_ip" \
-    --container-runtime remote \
-    --container-runtime-endpoint "unix://$dir/containerd/containerd.sock" \
-    --network-plugin cni --cni-bin-dir /usr/lib/cni --cni-conf-dir "$dir/cni/net.d" \
+    "${kubelet_flags[@]}" \
     --v 2 \
     9>&- </dev/null >>"$dir/logs/kubelet.log" 2>&1 &
   pid[kubelet]=$!

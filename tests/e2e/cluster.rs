@@ -23,7 +23,7 @@ const POLL: Duration = Duration::from_millis(250);
 pub struct Cluster {
     /// start.sh's work directory: kubeconfig, env, versions, logs/.
     pub dir: PathBuf,
-    /// kubectl from scripts/envtest-assets.sh.
+    /// kubectl from scripts/envtest-assets.sh, or the current release's own.
     kubectl: PathBuf,
     /// The API server's address as pods must be told it (no kube-proxy):
     /// KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT.
@@ -63,9 +63,16 @@ impl Cluster {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start scripts/cluster/start.sh");
+        // A current release built from the module has its own kubectl (DEPWAIT_E2E_VERSION).
+        let version = std::env::var("DEPWAIT_E2E_VERSION").unwrap_or_else(|_| "v1.20.2".into());
+        let own_kubectl = cache.join(version).join("kubectl");
         let mut cluster = Cluster {
             dir,
-            kubectl: assets.join("kubectl"),
+            kubectl: if own_kubectl.exists() {
+                own_kubectl
+            } else {
+                assets.join("kubectl")
+            },
             api_host: String::new(),
             api_port: String::new(),
             _supervisor: supervisor,
