@@ -600,6 +600,88 @@ fn cluster_restart_gated_apps_start_in_order_ungated_crash_loop() {
     }
 }
 
+/// `--rollout` of a real StatefulSet update held by a partition: the controller replaces only
+/// the pods at or above the partition (`zk-1`); depwait waits while that pod is not Ready and
+/// releases once it is, with `zk-0` still at the old revision.
+#[test]
+#[ignore = "needs root and a real cluster: just e2e"]
+fn rollout_of_a_partitioned_stateful_set() {
+    let cluster = Cluster::get();
+    let ns = cluster.namespace("partition");
+    let web = cluster.namespace("partition-web");
+    let labels = json!({"app": "zk"});
+    let zk = json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "zk", "namespace": ns},
+        "spec": {
+            "serviceName": "zk",
+            "replicas": 2,
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": dependency_pod()},
+        },
+    });
+    cluster.apply(&zk.to_string());
+    make_ready(cluster, &ns, "app=zk", 2);
+    let patch = r#"{"spec": {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 1}},
+        "template": {"metadata": {"annotations": {"revision": "2"}}}}}"#;
+    cluster.kubectl_ok(&["-n", &ns, "patch", "statefulset", "zk", "-p", patch]);
+    cluster.apply(&pod_reader(&web, "depwait"));
+    let rollout = format!("{ns}/statefulset/zk");
+    let spec = depwait_pod(cluster, &["--rollout", &rollout, "--heartbeat", "2s"], &[]);
+    cluster.apply(&deployment(
+        &web,
+        "gated",
+        1,
+        &json!({"app": "gated"}),
+        spec,
+    ));
+
+    // zk-1 is replaced at the new revision; until it is Ready, depwait waits.
+    cluster.wait_for("zk-1 replaced at the new revision", |c| {
+        let pod = c.get_json(&["-n", &ns, "get", "pod", "zk-1"])?;
+        (pod["metadata"]["annotations"]["revision"] == "2" && pod["status"]["phase"] == "Running")
+            .then_some(())
+    });
+    let named = format!("rollout {rollout}: ");
+    let line = cluster.wait_for("a heartbeat naming the StatefulSet", |c| {
+        let log = c.log_of(&web, "app=gated", "depwait");
+        log.lines()
+            .rev()
+            .find(|l| l.contains("still waiting") && l.contains(&named))
+            .map(str::to_owned)
+    });
+    let pod = cluster.pods(&web, "app=gated").into_iter().next().unwrap();
+    assert!(
+        container_state(&pod, "app")
+            .and_then(|s| s.get("running"))
+            .is_none(),
+        "the app started before zk-1 was Ready: {line}\n{pod:#}"
+    );
+
+    make_pod_ready(cluster, &ns, "zk-1");
+    let pod = cluster.wait_for("the app container after the partitioned roll out", |c| {
+        let pod = c.pods(&web, "app=gated").into_iter().next()?;
+        container_state(&pod, "app")?.get("running")?;
+        Some(pod)
+    });
+    assert_eq!(
+        init_state(&pod, "depwait").unwrap()["terminated"]["exitCode"],
+        0,
+        "{pod:#}"
+    );
+    let zk0 = cluster
+        .get_json(&["-n", &ns, "get", "pod", "zk-0"])
+        .unwrap();
+    assert!(
+        zk0["metadata"]["annotations"]["revision"].is_null(),
+        "zk-0 was updated: {zk0:#}"
+    );
+    let log = cluster.log_of(&web, "app=gated", "depwait");
+    assert!(log.contains("partitioned roll out complete"), "{log}");
+}
+
 impl Cluster {
     /// A container's log (`kubectl logs`, through the API server and the kubelet), or "".
     fn log_of(&self, ns: &str, selector: &str, container: &str) -> String {
