@@ -71,7 +71,8 @@ build_module() {
   done
   mkdir -p "$mod/bin"
   nice -n 19 "$go" build -tags providerless -trimpath -ldflags "$ld" -o "$mod/bin/" "${pkgs[@]}" >&2
-  mv "$mod/bin/v3" "$mod/bin/etcd"
+  # go.etcd.io/etcd/server/v3 builds as `server` (the element before a major-version suffix).
+  mv "$mod/bin/server" "$mod/bin/etcd"
   local b
   for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl etcd; do
     cp "$mod/bin/$b" "$bindir/$b.tmp" && mv "$bindir/$b.tmp" "$bindir/$b"
