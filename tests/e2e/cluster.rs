@@ -217,7 +217,10 @@ impl Cluster {
 
     /// A component that exited without being asked to, as start.sh records it.
     fn exited(&self) -> Option<String> {
+        // "start", "netns": start.sh could not take the lock or make the network namespace.
         let names = [
+            "start",
+            "netns",
             "etcd",
             "apiserver",
             "controller-manager",
