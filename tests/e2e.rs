@@ -682,6 +682,78 @@ fn rollout_of_a_partitioned_stateful_set() {
     assert!(log.contains("partitioned roll out complete"), "{log}");
 }
 
+/// Native sidecars (an init container with `restartPolicy: Always`, as service meshes inject
+/// them; 1.29 and later): one runs ahead of depwait in the gated pod and in the dependency's pod.
+/// depwait still runs after its sidecar started and releases; while the dependency's main
+/// container is not Ready its reason names that container, not the (Ready) sidecar.
+#[test]
+#[ignore = "needs root and a real cluster: just e2e"]
+fn native_sidecars_ahead_of_depwait_and_in_the_dependency() {
+    let cluster = Cluster::get();
+    if cluster.server_minor() < 29 {
+        eprintln!(
+            "native sidecars need a 1.29+ cluster; this one is:\n{}",
+            cluster.versions()
+        );
+        return;
+    }
+    let db = cluster.namespace("sidecar-db");
+    let web = cluster.namespace("sidecar-web");
+    let sidecar = json!({
+        "name": "mesh-proxy",
+        "image": "localhost/busybox:e2e",
+        "imagePullPolicy": "Never",
+        "restartPolicy": "Always",
+        "command": ["httpd", "-f", "-p", "15021", "-h", "/www"],
+        "readinessProbe": {"httpGet": {"path": "/", "port": 15021}, "periodSeconds": 1},
+    });
+    let mut dep = dependency_pod();
+    dep["initContainers"] = json!([sidecar]);
+    cluster.apply(&deployment(&db, "db", 1, &json!({"app": "db"}), dep));
+    cluster.apply(&pod_reader(&web, "depwait"));
+    let pods = format!("{db}:app=db");
+    let mut spec = depwait_pod(cluster, &["--pods", &pods, "--heartbeat", "2s"], &[]);
+    let depwait = spec["initContainers"][0].take();
+    spec["initContainers"] = json!([sidecar, depwait]);
+    cluster.apply(&deployment(
+        &web,
+        "gated",
+        1,
+        &json!({"app": "gated"}),
+        spec,
+    ));
+
+    let line = cluster.wait_for("a heartbeat naming the dependency's main container", |c| {
+        let log = c.log_of(&web, "app=gated", "depwait");
+        log.lines()
+            .rev()
+            .find(|l| l.contains("still waiting") && l.contains("container httpd not ready"))
+            .map(str::to_owned)
+    });
+    assert!(
+        !line.contains("mesh-proxy"),
+        "the Ready sidecar named as the reason: {line}"
+    );
+    make_ready(cluster, &db, "app=db", 1);
+    let pod = cluster.wait_for("the app container next to its sidecar", |c| {
+        let pod = c.pods(&web, "app=gated").into_iter().next()?;
+        container_state(&pod, "app")?.get("running")?;
+        Some(pod)
+    });
+    assert_eq!(
+        init_state(&pod, "depwait").unwrap()["terminated"]["exitCode"],
+        0,
+        "{pod:#}"
+    );
+    assert!(
+        init_state(&pod, "mesh-proxy")
+            .unwrap()
+            .get("running")
+            .is_some(),
+        "{pod:#}"
+    );
+}
+
 impl Cluster {
     /// A container's log (`kubectl logs`, through the API server and the kubelet), or "".
     fn log_of(&self, ns: &str, selector: &str, container: &str) -> String {

@@ -97,6 +97,19 @@ impl Cluster {
         std::fs::read_to_string(self.dir.join("versions")).unwrap_or_default()
     }
 
+    /// The API server's minor version (20 for v1.20.2).
+    pub fn server_minor(&self) -> u32 {
+        let versions = self.versions();
+        let line = versions
+            .lines()
+            .find(|l| l.starts_with("kube-apiserver "))
+            .unwrap_or_default();
+        line.split('.')
+            .nth(1)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Node `Ready=True` with a heartbeat from this kubelet (newer than `since`): a Node keeps its
     /// last status across kubelet restarts.
     pub fn wait_for_node_ready(&self, since: SystemTime) {
