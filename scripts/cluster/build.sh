@@ -144,6 +144,7 @@ build_scratch_image() { # name tarball file-in-image...
   buildah rm "$ctr" >/dev/null
   rm -f "$tar.tmp"
   buildah push -q "$name" "oci-archive:$tar.tmp:$name"
+  buildah rmi "$name" >/dev/null # the archive is the cache; keep buildah's store as it was
   mv "$tar.tmp" "$tar"
 }
 
@@ -172,6 +173,7 @@ if [[ ! -f $imgdir/busybox.tar ]]; then
   rm -rf "$tmp"
   rm -f "$imgdir/busybox.tar.tmp"
   buildah push -q localhost/busybox:e2e "oci-archive:$imgdir/busybox.tar.tmp:localhost/busybox:e2e"
+  buildah rmi localhost/busybox:e2e >/dev/null
   mv "$imgdir/busybox.tar.tmp" "$imgdir/busybox.tar"
 fi
 
