@@ -81,7 +81,7 @@ async fn cluster_text_is_escaped_wherever_it_is_printed() {
 
     let done = Depwait::new()
         .args(deps.clone())
-        .args(["--timeout", "2s", "--heartbeat", "300ms", "--emit-events"])
+        .args(["--timeout", "3s", "--heartbeat", "1s", "--emit-events"])
         .env("POD_NAME", "web-1")
         .env("POD_NAMESPACE", &ns)
         .spawn()
