@@ -24,6 +24,10 @@
 # usage: image.sh [--rootfs DIR] [--inspect FILE]
 set -euo pipefail
 
+# Several of our scripts may install at once (tests, image, cluster build): wait for dpkg's lock
+# instead of failing on it.
+apt-get() { command apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+
 log() { echo "image: $*" >&2; }
 die() { log "$*"; exit 1; }
 

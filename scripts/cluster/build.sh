@@ -15,6 +15,10 @@
 # Nothing is pulled from an image registry. Prints the cache directory on stdout.
 set -euo pipefail
 
+# Several of our scripts may install at once (tests, image, cluster build): wait for dpkg's lock
+# instead of failing on it.
+apt-get() { command apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+
 log() { echo "cluster-build: $*" >&2; }
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -56,6 +60,10 @@ build_module() {
   "$go" mod download -json "k8s.io/kubernetes@$version" >"$mod/kubernetes.json"
   local kmod
   kmod=$(sed -n 's/.*"GoMod": "\(.*\)".*/\1/p' "$mod/kubernetes.json")
+  # The pause container's source ships in the module too (build/pause/linux/pause.c).
+  local kdir
+  kdir=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$mod/kubernetes.json")
+  cp "$kdir/build/pause/linux/pause.c" "$bindir/pause.c"
   local m
   for m in $(sed -n 's|^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*|\1|p' "$kmod"); do
     "$go" mod edit -replace "$m=$m@$staging_version"
@@ -80,53 +88,20 @@ build_module() {
 }
 
 if ! have_bins && [[ $version != v1.20.2 ]]; then
-  [[ -f $bindir/pause.c ]] || cp "$cache/v1.20.2/pause.c" "$bindir/pause.c"
   (build_module)
 elif ! have_bins; then
-  go119=/usr/lib/go-1.19/bin
-  if [[ ! -x $go119/go ]]; then
-    apt-get install -y -qq --no-install-recommends golang-1.19-go >&2
-  fi
-  for p in golang-github-modern-go-reflect2-dev dpkg-dev make rsync; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-      apt-get install -y -qq --no-install-recommends "$p" >&2
-  done
-  work=$(mktemp -d /tmp/depwait-cluster-build.XXXXXX)
-  trap 'rm -rf "$work"' EXIT
-  cd "$work"
-  log "downloading Debian's kubernetes source package into $work"
-  apt-get source --download-only kubernetes >&2
-  orig=$(ls kubernetes_*.orig.tar.* | head -n 1)
-  mkdir src
-  tar -xf "$orig" -C src --strip-components=1
-  # Same swap as scripts/envtest-assets.sh: the vendored reflect2 1.0.1 breaks on Go >= 1.18.
-  reflect2=/usr/share/gocode/src/github.com/modern-go/reflect2
-  rm -rf src/vendor/github.com/modern-go/reflect2
-  cp -r "$reflect2" src/vendor/github.com/modern-go/reflect2
-  log "building kubelet, kube-controller-manager, kube-scheduler $version (providerless; 10-20 min)"
-  (
-    cd src
-    export PATH="$go119:$PATH" GOROOT=/usr/lib/go-1.19
-    export GOFLAGS="-mod=vendor -tags=providerless" GOCACHE="$work/gocache" GOPATH="$work/gopath"
-    export GOTOOLCHAIN=local CGO_ENABLED=0
-    log "building with $(go version)"
-    nice -n 19 make WHAT="cmd/kubelet cmd/kube-controller-manager cmd/kube-scheduler" >&2
-  )
+  # The same build as the integration tests' API server (scripts/envtest-assets.sh), so it
+  # reuses every package that one compiled.
+  bash "$repo/scripts/debian-kubernetes.sh" "$bindir" cmd/kubelet cmd/kube-controller-manager cmd/kube-scheduler
   for b in kubelet kube-controller-manager kube-scheduler; do
-    f=$(find src/_output -type f -name "$b" -perm -u+x | head -n 1)
-    [[ -n $f ]] || { log "build produced no $b"; exit 1; }
     # No cloud provider: no in-tree AWS code (its credential chain asks the EC2 metadata
     # address). 1.20's kubelet links its AWS credential provider (pkg/credentialprovider/aws)
     # whatever the tags, so it keeps ec2metadata strings; start.sh sets
     # AWS_EC2_METADATA_DISABLED=true, and the cluster's namespace has no route out anyway.
-    if grep -qa ec2metadata "$f"; then
+    if grep -qa ec2metadata "$bindir/$b"; then
       log "note: $b contains ec2metadata strings (providerless does not cover it at $version)"
     fi
-    cp "$f" "$bindir/$b.tmp" && mv "$bindir/$b.tmp" "$bindir/$b"
   done
-  cp src/build/pause/linux/pause.c "$bindir/pause.c"
-  rm -rf "$work"
-  trap - EXIT
 fi
 
 # --- images (OCI archives, imported into containerd by start.sh) ---
