@@ -28,11 +28,4 @@ bench:
 # Root only. First run builds the cluster's binaries and images (~30 min on 2 shared cores);
 # later runs start the cluster in ~20 s. Waits until the cluster is torn down (host as found).
 e2e:
-    #!/usr/bin/env bash
-    set -u
-    bash scripts/cluster/build.sh >/dev/null || exit 1
-    cargo test --test e2e -- --ignored --test-threads=1
-    status=$?
-    # The cluster's supervisor tears it down once the test process is gone; it holds this lock.
-    flock /run/lock/depwait-e2e.lock true
-    exit $status
+    bash scripts/cluster/e2e.sh

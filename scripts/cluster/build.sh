@@ -32,6 +32,11 @@ mkdir -p "$bindir" "$imgdir"
 
 [[ $(id -u) -eq 0 ]] || { log "needs root (apt-get, containerd, network namespaces)"; exit 1; }
 
+# One build at a time per cache (CI and a developer's `just e2e` may overlap): the module build
+# and the image archives are written in place.
+exec 7>"$cache/build.lock"
+flock 7
+
 need_pkgs=()
 for p in containerd runc containernetworking-plugins busybox-static buildah iproute2 iptables gcc libc6-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
