@@ -45,9 +45,9 @@ a Service that does not exist yet means: keep waiting.
 HOST names of cluster form (svc.ns, host.svc.ns, with or without .svc[.CLUSTER-DOMAIN]) are such
 Services (host.svc.ns: the endpoint with that hostname, e.g. a StatefulSet pod); other names, and
 all names when EndpointSlices may not be watched, are resolved through DNS until they resolve.
-A --job is ready when Complete=True; a --rollout when `kubectl rollout status` would say so;
-a --resource when its FOR holds (kubectl wait's rules); a --tcp port when it accepts a connection;
-an --http URL when a GET answers 2xx (or the statuses after `#`).
+A --job is ready when Complete or SuccessCriteriaMet is True; a --rollout when `kubectl rollout
+status` would say so; a --resource when its FOR holds (kubectl wait's rules); a --tcp port when it
+accepts a connection; an --http URL when a GET answers 2xx (or the statuses after `#`).
 depwait releases the moment every dependency is ready at the same time.
 
 Exit codes:

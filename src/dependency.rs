@@ -72,7 +72,8 @@ pub struct ObjectTarget {
 /// What an object must show (kubectl's `--for`, plus Job and rollout judgements).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitFor {
-    /// A Job's `Complete=True`; `Failed=True` fails the wait (exit 4).
+    /// A Job's `Complete=True` or `SuccessCriteriaMet=True`; `Failed=True` or
+    /// `FailureTarget=True` fails the wait (exit 4).
     JobComplete,
     /// `kubectl rollout status` of a Deployment, StatefulSet or DaemonSet.
     Rollout,

@@ -275,6 +275,29 @@ fn job_complete_releases_and_job_failed_exits_4() {
     assert!(message.contains("BackoffLimitExceeded"), "{failed:#}");
     let describe = cluster.kubectl_ok(&["-n", &web, "describe", "pod", "after-broken"]);
     assert!(describe.contains("BackoffLimitExceeded"), "{describe}");
+
+    // From 1.31 the controller settles a Job's outcome first (SuccessCriteriaMet,
+    // FailureTarget) and finishes it later (Complete, Failed): both Jobs must carry the
+    // settling condition, which depwait judges (readiness::object's unit tests say how).
+    let conditions = |name: &str| -> Vec<String> {
+        let job = cluster
+            .get_json(&["-n", &jobs, "get", "job", name])
+            .unwrap_or_default();
+        let list = job["status"]["conditions"].as_array().cloned();
+        list.unwrap_or_default()
+            .iter()
+            .filter(|c| c["status"] == "True")
+            .filter_map(|c| c["type"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (done, broken) = (conditions("migrate"), conditions("broken"));
+    eprintln!("Job conditions: migrate {done:?}, broken {broken:?}");
+    if cluster.server_minor() >= 31 {
+        assert!(done.iter().any(|c| c == "SuccessCriteriaMet"), "{done:?}");
+        assert!(broken.iter().any(|c| c == "FailureTarget"), "{broken:?}");
+    } else {
+        assert!(!done.iter().any(|c| c == "SuccessCriteriaMet"), "{done:?}");
+    }
 }
 
 /// Least privilege for real: the pod's ServiceAccount bound to exactly what `depwait rbac`
@@ -443,6 +466,22 @@ fn service_precheck_arguments_against_a_real_stateful_set() {
         0,
         "{pod:#}"
     );
+
+    // Which EndpointSlice API the release came through: v1beta1 is all 1.20 serves, and 1.25
+    // removed it, so on a current release this was the v1 path (watch.rs picks the newest).
+    let served = cluster.kubectl_ok(&["api-versions"]);
+    let served: Vec<&str> = served
+        .lines()
+        .filter(|l| l.starts_with("discovery.k8s.io/"))
+        .collect();
+    eprintln!("EndpointSlice APIs served: {served:?}");
+    match cluster.server_minor() {
+        ..=20 => assert_eq!(served, ["discovery.k8s.io/v1beta1"]),
+        25.. => assert_eq!(served, ["discovery.k8s.io/v1"]),
+        _ => assert!(served.contains(&"discovery.k8s.io/v1"), "{served:?}"),
+    }
+    let slices = cluster.kubectl_ok(&["-n", &db, "get", "endpointslices", "-o", "name"]);
+    assert!(slices.lines().count() >= 2, "the controller wrote no slices:\n{slices}");
 }
 
 /// `--rollout` of a real Deployment update: the Deployment controller makes a new ReplicaSet

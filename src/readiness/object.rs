@@ -79,13 +79,26 @@ fn condition_is(obj: &DynamicObject, kind: &str, status: &str) -> bool {
 
 /// A Job: `Complete=True` is ready, `Failed=True` fails the wait — what
 /// `kubectl wait --for=condition=complete` and `--for=condition=failed` read, decided at once.
+///
+/// From 1.31 the Job controller decides first and finishes later: it adds
+/// `SuccessCriteriaMet` (or `FailureTarget`) as soon as the outcome is settled, then `Complete`
+/// (`Failed`) once the Job's remaining pods are gone, which can take their whole termination
+/// grace period. The API server refuses to undo either (a Job with `FailureTarget` can never
+/// turn `Complete`, nor one with `SuccessCriteriaMet` `Failed`), so depwait judges the first
+/// condition: the gated app need not wait for a finished Job's pods to terminate.
 fn job(obj: &DynamicObject) -> Readiness {
     let status = obj.data.get("status").cloned().unwrap_or(Value::Null);
     let count = |k: &str| int(&status, &[k]).unwrap_or(0);
-    if condition_is(obj, "Failed", "True") {
-        let c = find_condition(obj, "Failed").cloned().unwrap_or_default();
-        let reason = text(&c, &["reason"]).unwrap_or("Failed");
-        let message = text(&c, &["message"]).unwrap_or("");
+    // The first condition of `kinds` that is True.
+    let settled = |kinds: &[&str]| {
+        kinds
+            .iter()
+            .filter(|k| condition_is(obj, k, "True"))
+            .find_map(|k| find_condition(obj, k))
+    };
+    if let Some(c) = settled(&["Failed", "FailureTarget"]) {
+        let reason = text(c, &["reason"]).unwrap_or("Failed");
+        let message = text(c, &["message"]).unwrap_or("");
         let mut r = verdict(false, format!("failed: {reason}: {message}"));
         if message.is_empty() {
             r.summary = format!("failed: {reason}");
@@ -95,6 +108,15 @@ fn job(obj: &DynamicObject) -> Readiness {
     }
     if condition_is(obj, "Complete", "True") {
         return verdict(true, format!("complete ({} succeeded)", count("succeeded")));
+    }
+    if settled(&["SuccessCriteriaMet"]).is_some() {
+        return verdict(
+            true,
+            format!(
+                "succeeded ({} succeeded; Complete follows once its pods are gone)",
+                count("succeeded")
+            ),
+        );
     }
     let mut summary = format!(
         "not complete: {} active, {} succeeded, {} failed",
@@ -428,6 +450,54 @@ mod tests {
         );
         // A condition that is not True decides nothing.
         assert!(!job(json!([{"type": "Complete", "status": "False"}])).ready);
+        for kind in ["SuccessCriteriaMet", "FailureTarget"] {
+            let undecided = job(json!([{"type": kind, "status": "False"}]));
+            assert!(!undecided.ready && !undecided.failed, "{kind}");
+        }
+    }
+
+    /// 1.31+: the controller settles the outcome (`SuccessCriteriaMet`, `FailureTarget`) before
+    /// the Job's pods are gone and `Complete`/`Failed` follow; the first one decides.
+    #[test]
+    fn jobs_are_judged_when_their_outcome_is_settled() {
+        let job = |conditions: Value| {
+            judge_one(
+                "jobs.batch",
+                WaitFor::JobComplete,
+                json!({"metadata": meta(1),
+                       "status": {"active": 1, "succeeded": 1, "conditions": conditions}}),
+            )
+        };
+        let met = json!({"type": "SuccessCriteriaMet", "status": "True",
+            "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods"});
+        let succeeded = job(json!([met]));
+        assert!(succeeded.ready && !succeeded.failed);
+        assert_eq!(
+            succeeded.summary,
+            "succeeded (1 succeeded; Complete follows once its pods are gone)"
+        );
+        let done = job(json!([met, {"type": "Complete", "status": "True"}]));
+        assert!(done.ready && !done.failed);
+        assert_eq!(done.summary, "complete (1 succeeded)");
+
+        let target = json!({"type": "FailureTarget", "status": "True",
+            "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"});
+        let failing = job(json!([target]));
+        assert!(!failing.ready && failing.failed);
+        assert_eq!(
+            failing.summary,
+            "failed: BackoffLimitExceeded: Job has reached the specified backoff limit"
+        );
+        // Both present (the pods are gone): the same verdict, from `Failed`.
+        let failed = job(json!([target, {"type": "Failed", "status": "True",
+            "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]));
+        assert_eq!(failed.summary, failing.summary);
+        assert!(failed.failed);
+        // A pod failure policy's FailJob action names its own reason.
+        let policy = job(json!([{"type": "FailureTarget", "status": "True",
+            "reason": "PodFailurePolicy", "message": "Container main for pod x failed with exit code 42"}]));
+        assert!(policy.failed);
+        assert!(policy.summary.starts_with("failed: PodFailurePolicy: "), "{}", policy.summary);
     }
 
     #[test]
