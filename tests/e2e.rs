@@ -329,19 +329,23 @@ fn generated_rbac_is_enough_and_one_rule_less_exits_3() {
             .output()
             .unwrap();
         assert!(rbac.status.success(), "{}", text(&rbac));
-        // Each ServiceAccount's Role needs a name of its own in the shared namespace.
-        let yaml = String::from_utf8(rbac.stdout)
-            .unwrap()
-            .replace("name: depwait\n", &format!("name: depwait-{sa}\n"));
+        // Each account's Role and RoleBinding are named for it (`depwait.<ns>.<account>`), so
+        // both apply side by side in the dependency's namespace, as printed.
+        let yaml = String::from_utf8(rbac.stdout).unwrap();
+        assert!(
+            yaml.contains(&format!("name: depwait.{web}.{sa}\n")),
+            "{yaml}"
+        );
         cluster.apply(&yaml);
     }
     let patch = r#"[{"op": "replace", "path": "/rules/0/verbs", "value": ["get", "list"]}]"#;
+    let less = format!("depwait.{web}.less");
     cluster.kubectl_ok(&[
         "-n",
         &db,
         "patch",
         "role",
-        "depwait-less",
+        &less,
         "--type=json",
         "-p",
         patch,
@@ -481,7 +485,10 @@ fn service_precheck_arguments_against_a_real_stateful_set() {
         _ => assert!(served.contains(&"discovery.k8s.io/v1"), "{served:?}"),
     }
     let slices = cluster.kubectl_ok(&["-n", &db, "get", "endpointslices", "-o", "name"]);
-    assert!(slices.lines().count() >= 2, "the controller wrote no slices:\n{slices}");
+    assert!(
+        slices.lines().count() >= 2,
+        "the controller wrote no slices:\n{slices}"
+    );
 }
 
 /// `--rollout` of a real Deployment update: the Deployment controller makes a new ReplicaSet

@@ -36,11 +36,15 @@ log() { echo "cluster: $*" >&2; }
 
 # One cluster per machine: the veth addresses and the namespace name are fixed.
 exec 9>/run/lock/depwait-e2e.lock
-if ! flock -w 120 9; then
-  log "another e2e cluster holds /run/lock/depwait-e2e.lock for over 2 minutes"
-  touch "$dir/exited-start"
-  exit 1
+if ! flock -n 9; then
+  log "another e2e cluster holds /run/lock/depwait-e2e.lock: waiting for it to stop (up to 40 min)"
+  if ! flock -w 2400 9; then
+    log "another e2e cluster held /run/lock/depwait-e2e.lock for over 40 minutes"
+    touch "$dir/exited-start"
+    exit 1
+  fi
 fi
+touch "$dir/locked"
 # A cluster whose supervisor was killed outright (SIGKILL) left its state behind: undo it first.
 for old in /tmp/depwait-e2e.*; do
   [[ -f $old/state/netns && $old != "$dir" ]] || continue

@@ -497,7 +497,11 @@ mod tests {
         let policy = job(json!([{"type": "FailureTarget", "status": "True",
             "reason": "PodFailurePolicy", "message": "Container main for pod x failed with exit code 42"}]));
         assert!(policy.failed);
-        assert!(policy.summary.starts_with("failed: PodFailurePolicy: "), "{}", policy.summary);
+        assert!(
+            policy.summary.starts_with("failed: PodFailurePolicy: "),
+            "{}",
+            policy.summary
+        );
     }
 
     #[test]

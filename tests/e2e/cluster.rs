@@ -17,6 +17,8 @@ use serde_json::Value;
 pub const NETNS: &str = "depwait-e2e";
 /// Hang guard for the cluster to start, the node to turn Ready and a pod to get somewhere.
 pub const LIMIT: Duration = Duration::from_secs(180);
+/// Hang guard for another run's cluster to go (start.sh waits for the machine's one cluster).
+const LOCK_LIMIT: Duration = Duration::from_secs(40 * 60);
 const POLL: Duration = Duration::from_millis(250);
 
 /// The cluster this test process runs against.
@@ -77,6 +79,11 @@ impl Cluster {
             api_port: String::new(),
             _supervisor: supervisor,
         };
+        // One cluster per machine: another run (a developer's, the benchmark's) may hold the
+        // lock for a while. start.sh says when it has it; only then does the start count.
+        cluster.wait_for_within(LOCK_LIMIT, "the e2e lock (another cluster runs)", |c| {
+            c.dir.join("locked").exists().then_some(())
+        });
         cluster.wait_for("start.sh to start every component", |c| {
             c.dir.join("started").exists().then_some(())
         });
@@ -210,8 +217,18 @@ impl Cluster {
 
     /// Poll `probe` until it gives a value; `LIMIT` is a hang guard, not a timing assertion. On
     /// failure: what was awaited, and the components' last log lines.
-    pub fn wait_for<T>(&self, what: &str, mut probe: impl FnMut(&Cluster) -> Option<T>) -> T {
-        let deadline = Instant::now() + LIMIT;
+    pub fn wait_for<T>(&self, what: &str, probe: impl FnMut(&Cluster) -> Option<T>) -> T {
+        self.wait_for_within(LIMIT, what, probe)
+    }
+
+    /// [`Cluster::wait_for`] with a hang guard of its own.
+    pub fn wait_for_within<T>(
+        &self,
+        limit: Duration,
+        what: &str,
+        mut probe: impl FnMut(&Cluster) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(v) = probe(self) {
                 return v;
@@ -221,7 +238,7 @@ impl Cluster {
             }
             assert!(
                 Instant::now() < deadline,
-                "no {what} within {LIMIT:?}\n{}",
+                "no {what} within {limit:?}\n{}",
                 self.logs()
             );
             std::thread::sleep(POLL);
