@@ -684,8 +684,10 @@ def version_section(v):
     lines = [f"### Kubernetes {v['version']}", ""]
     if v.get("skipped"):
         return lines + [f"Skipped: {v['skipped']}", ""]
-    lines += [f"Components: {v['components']}. {v['runs']} runs, {len(v['waiters'])} waiters "
-              "side by side in each (one gated pod per waiter, all on one dependency pod).", ""]
+    lines += [f"{v['started']} UTC, {v['cluster_s']:.0f} s with the cluster up, load average "
+              f"at the end {v['load']:.1f}. {v['components']}. {v['runs']} runs, "
+              f"{len(v['waiters'])} waiters side by side in each (one gated pod per waiter, all "
+              "on one dependency pod).", ""]
     samples = v["samples"]
     cols = [k for k in WAITERS if k in v["waiters"]]
 
@@ -731,14 +733,35 @@ def version_section(v):
     return lines
 
 
-def section(results, started, duration):
+VERSION_HEAD = "### Kubernetes "
+
+
+def old_versions(path):
+    """The version blocks of the section RESULTS.md has now: version -> its lines."""
+    path = Path(path)
+    text = path.read_text() if path.exists() else ""
+    if REAL_POD_BEGIN not in text or REAL_POD_END not in text:
+        return {}
+    body = text[text.index(REAL_POD_BEGIN):text.index(REAL_POD_END)].splitlines()
+    blocks, current = {}, None
+    for line in body:
+        if line.startswith(VERSION_HEAD):
+            current = line[len(VERSION_HEAD):].strip()
+            blocks[current] = []
+        if current:
+            blocks[current].append(line)
+    return blocks
+
+
+def section(results, keep=None):
+    """The section's text; `keep`: blocks of versions not run this time, kept as they were."""
     lines = [REAL_POD_BEGIN, "## In a real pod (one-node cluster)", ""]
-    if results.get("skipped"):
+    if results.get("skipped") and not keep:
         return "\n".join(lines + [f"Skipped: {results['skipped']}", "", REAL_POD_END])
+    if results.get("skipped"):
+        lines += [f"This time skipped: {results['skipped']}. From earlier runs:", ""]
     lines += [
-        f"`just bench` real-pod section (`bench/real_pod.py`), {started:%Y-%m-%d %H:%M} UTC, "
-        f"{duration:.0f} s; load average at the end {os.getloadavg()[0]:.1f}.", "",
-        "The e2e tier's cluster (`scripts/cluster/start.sh`: etcd, kube-apiserver, "
+        "`just bench` real-pod section (`bench/real_pod.py`). The e2e tier's cluster (`scripts/cluster/start.sh`: etcd, kube-apiserver, "
         "controller-manager, scheduler, containerd + runc, kubelet at `--v 2`, in a network "
         "namespace with no route out). Each waiter runs as the init container of a pod of its "
         "own in front of a busybox app container, all images built here: depwait's "
@@ -753,8 +776,13 @@ def section(results, started, duration):
         "from containerd's log, and the app container running by the watch again — one host "
         "clock. The watch receives the Ready a little after the API server sends it, so a "
         "watcher's first milestones can be slightly negative.", ""]
-    for v in results["versions"]:
-        lines += version_section(v)
+    ran = {v["version"] for v in results.get("versions", [])}
+    blocks = {v["version"]: version_section(v) for v in results.get("versions", [])}
+    for version, block in (keep or {}).items():
+        if version not in ran:
+            blocks[version] = block
+    for version in sorted(blocks, key=lambda v: [int(x) for x in re.findall(r"\d+", v)]):
+        lines += blocks[version]
     return "\n".join(lines + [REAL_POD_END])
 
 
@@ -814,7 +842,8 @@ def bench_version(version, args):
         watch = PodWatch(cluster.api)
         namespace_with_reader(cluster.api, NS)
         result = {"version": version, "components": components, "runs": args.runs,
-                  "waiters": args.waiters}
+                  "waiters": args.waiters,
+                  "started": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}"}
         result["samples"] = release_runs(cluster, setup, watch, kubectl, args.runs, args.waiters)
         if args.restarts:
             namespace_with_reader(cluster.api, RESTART_NS)
@@ -825,6 +854,7 @@ def bench_version(version, args):
         if args.keep:
             subprocess.run(["cp", "-r", str(cluster.dir / "logs"), args.keep + f"/{version}"])
         result["cluster_s"] = time.monotonic() - t0
+        result["load"] = os.getloadavg()[0]
         return result
     finally:
         if watch:
@@ -848,13 +878,12 @@ def main():
                    help="exit 1 if a version could not be measured (BENCH_REAL_POD=1)")
     args = p.parse_args()
     args.waiters = args.waiters.split(",")
-    started = datetime.now(timezone.utc)
-    t = time.monotonic()
+    keep = old_versions(args.out)
     if args.skip:
-        write_section(args.out, section({"skipped": args.skip}, started, 0))
+        write_section(args.out, section({"skipped": args.skip}, keep))
         return
     if os.geteuid() != 0:
-        write_section(args.out, section({"skipped": "needs root (a real cluster)"}, started, 0))
+        write_section(args.out, section({"skipped": "needs root (a real cluster)"}, keep))
         sys.exit(1 if args.strict else 0)
     results = {"versions": []}
     for version in args.versions.split():
@@ -865,7 +894,14 @@ def main():
             results["versions"].append({"version": version, "skipped": f"failed: {e}"})
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
-    text = section(results, started, time.monotonic() - t)
+    # A version that was skipped this time keeps its last measured block, if there is one.
+    for i, v in enumerate(results["versions"]):
+        if v.get("skipped") and v["version"] in keep and not any(
+                ln.startswith("Skipped") for ln in keep[v["version"]]):
+            log(f"{v['version']}: {v['skipped']}; keeping its last measured figures")
+            results["versions"][i] = None
+    results["versions"] = [v for v in results["versions"] if v]
+    text = section(results, keep)
     write_section(args.out, text)
     print(text)
     if args.strict and any(v.get("skipped") for v in results["versions"]):
