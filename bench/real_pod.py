@@ -526,57 +526,21 @@ def namespace_with_reader(api, ns):
 
 
 def release_runs(cluster, setup, watch, kubectl, runs, waiters):
-    """`runs` runs, every waiter side by side in each; per run and waiter, the raw timestamps."""
-    api = cluster.api
-    samples = []
+    """`runs` runs, every waiter side by side in each; per run and waiter, the raw timestamps.
+    A run that hangs is reported (its reason) and the next one goes on."""
+    samples, failed = [], []
     for run in range(1, runs + 1):
-        labels = {"app": "dep", "run": str(run)}
-        selector = f"app=dep,run={run}"
-        dep = f"dep-{run}"
-        api.create(f"/api/v1/namespaces/{NS}/pods", pod_obj(NS, dep, labels, dependency_spec()))
-        watch.wait(f"{dep} running", lambda pods: (pods.get((NS, dep), {}).get("status") or {})
-                   .get("phase") == "Running")
-        gated = {k: f"g-{run}-{k}" for k in waiters}
-        for key, name in gated.items():
-            spec = setup.gated_spec(setup.waiter(key, NS, selector, labels), setup.sleeper())
-            api.create(f"/api/v1/namespaces/{NS}/pods", pod_obj(NS, name, {"gated": key}, spec))
-        # Evidence, not a sleep: each waiter's own log says it has judged the dependency unready.
-        for key, name in gated.items():
-            path = f"/api/v1/namespaces/{NS}/pods/{name}/log?container=wait"
-            cluster.poll(f"{name}'s log showing it waiting",
-                         lambda: WAITING[key] in api.text(path) and not ready(
-                             watch.pods.get((NS, dep), {})))
-        # The release comes at a random point of the slowest poller's interval, so a poller's
-        # numbers sample its whole cycle, not one lucky phase.
-        time.sleep(1 + random.uniform(0, max(INTERVAL[k] for k in waiters)))
-        out = cluster.kubectl(kubectl, "-n", NS, "exec", dep, "--", "touch", "/www/ready.html")
-        if out.returncode != 0:
-            raise RuntimeError(f"kubectl exec {dep}: {out.stderr}")
-        watch.wait(f"{dep} Ready", lambda pods: ready(pods.get((NS, dep), {})))
-        ready_seen = watch.first((NS, dep), ready)
-        watch.wait("every gated app container running", lambda pods: all(
-            "running" in ((container(pods.get((NS, n), {}), "app") or {}).get("state") or {})
-            for n in gated.values()), timeout=120)
-        for key, name in gated.items():
-            pod = watch.pods[(NS, name)]
-            init, app = container(pod, "wait", init=True), container(pod, "app")
-            logs = api.text(f"/api/v1/namespaces/{NS}/pods/{name}/log?container=wait"
-                            "&timestamps=true")
-            line = next((ln for ln in reversed(logs.splitlines()) if RELEASED[key] in ln), "")
-            samples.append({
-                "run": run, "waiter": key, "ready_seen": ready_seen,
-                "logged": rfc3339(line.split(" ", 1)[0]) if line else None,
-                "running": watch.first((NS, name), lambda p: "running" in (
-                    (container(p, "app") or {}).get("state") or {})),
-                "init_id": init["containerID"].split("://", 1)[-1],
-                "app_id": app["containerID"].split("://", 1)[-1],
-                "exit_code": init["state"].get("terminated", {}).get("exitCode"),
-            })
-        log(f"run {run}/{runs}: " + ", ".join(
-            f"{k} {1000 * (s['running'] - ready_seen):.0f} ms"
-            for k, s in zip(gated, samples[-len(gated):])))
-        for name in [dep, *gated.values()]:
-            api.delete(f"/api/v1/namespaces/{NS}/pods/{name}")
+        names = [f"dep-{run}"] + [f"g-{run}-{k}" for k in waiters]
+        try:
+            samples += one_run(cluster, setup, watch, kubectl, run, waiters)
+            log(f"run {run}/{runs}: " + ", ".join(
+                f"{s['waiter']} {1000 * (s['running'] - s['ready_seen']):.0f} ms"
+                for s in samples[-len(waiters):]))
+        except (TimeoutError, RuntimeError) as e:
+            log(f"run {run}/{runs} failed: {e}")
+            failed.append(f"run {run}: {e}")
+        for name in names:
+            cluster.api.delete(f"/api/v1/namespaces/{NS}/pods/{name}")
     # The component logs, once: containerd's and the kubelet's view of every container.
     ctd = containerd_times(cluster.log("containerd"))
     pleg = kubelet_pleg_died(cluster.log("kubelet"), datetime.now().year)
@@ -584,6 +548,54 @@ def release_runs(cluster, setup, watch, kubectl, runs, waiters):
         s["exited"] = ctd.get(s["init_id"], {}).get("exited")
         s["started"] = ctd.get(s["app_id"], {}).get("started")
         s["pleg"] = pleg.get(s["init_id"])
+    return samples, failed
+
+
+def one_run(cluster, setup, watch, kubectl, run, waiters):
+    api = cluster.api
+    labels = {"app": "dep", "run": str(run)}
+    selector = f"app=dep,run={run}"
+    dep = f"dep-{run}"
+    api.create(f"/api/v1/namespaces/{NS}/pods", pod_obj(NS, dep, labels, dependency_spec()))
+    watch.wait(f"{dep} running", lambda pods: (pods.get((NS, dep), {}).get("status") or {})
+               .get("phase") == "Running")
+    gated = {k: f"g-{run}-{k}" for k in waiters}
+    for key, name in gated.items():
+        spec = setup.gated_spec(setup.waiter(key, NS, selector, labels), setup.sleeper())
+        api.create(f"/api/v1/namespaces/{NS}/pods", pod_obj(NS, name, {"gated": key}, spec))
+    # Evidence, not a sleep: each waiter's own log says it has judged the dependency unready.
+    for key, name in gated.items():
+        path = f"/api/v1/namespaces/{NS}/pods/{name}/log?container=wait"
+        cluster.poll(f"{name}'s log showing it waiting",
+                     lambda: WAITING[key] in api.text(path) and not ready(
+                         watch.pods.get((NS, dep), {})))
+    # The release comes at a random point of the slowest poller's interval, so a poller's
+    # numbers sample its whole cycle, not one lucky phase.
+    time.sleep(1 + random.uniform(0, max(INTERVAL[k] for k in waiters)))
+    out = cluster.kubectl(kubectl, "-n", NS, "exec", dep, "--", "touch", "/www/ready.html")
+    if out.returncode != 0:
+        raise RuntimeError(f"kubectl exec {dep}: {out.stderr}")
+    watch.wait(f"{dep} Ready", lambda pods: ready(pods.get((NS, dep), {})))
+    ready_seen = watch.first((NS, dep), ready)
+    watch.wait("every gated app container running", lambda pods: all(
+        "running" in ((container(pods.get((NS, n), {}), "app") or {}).get("state") or {})
+        for n in gated.values()), timeout=120)
+    samples = []
+    for key, name in gated.items():
+        pod = watch.pods[(NS, name)]
+        init, app = container(pod, "wait", init=True), container(pod, "app")
+        logs = api.text(f"/api/v1/namespaces/{NS}/pods/{name}/log?container=wait"
+                        "&timestamps=true")
+        line = next((ln for ln in reversed(logs.splitlines()) if RELEASED[key] in ln), "")
+        samples.append({
+            "run": run, "waiter": key, "ready_seen": ready_seen,
+            "logged": rfc3339(line.split(" ", 1)[0]) if line else None,
+            "running": watch.first((NS, name), lambda p: "running" in (
+                (container(p, "app") or {}).get("state") or {})),
+            "init_id": init["containerID"].split("://", 1)[-1],
+            "app_id": app["containerID"].split("://", 1)[-1],
+            "exit_code": init["state"].get("terminated", {}).get("exitCode"),
+        })
     return samples
 
 
@@ -713,6 +725,9 @@ def version_section(v):
     if bad or missing:
         lines += ["", f"Not counted: {len(bad)} waiter exits other than 0, {missing} milestones "
                   "missing from the logs."]
+    if v.get("failed_runs"):
+        lines += ["", f"Runs that did not finish ({len(v['failed_runs'])}): "
+                  + "; ".join(v["failed_runs"]) + "."]
     lines.append("")
     if v.get("restarts"):
         rs = v["restarts"]
@@ -844,7 +859,8 @@ def bench_version(version, args):
         result = {"version": version, "components": components, "runs": args.runs,
                   "waiters": args.waiters,
                   "started": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}"}
-        result["samples"] = release_runs(cluster, setup, watch, kubectl, args.runs, args.waiters)
+        result["samples"], result["failed_runs"] = release_runs(
+            cluster, setup, watch, kubectl, args.runs, args.waiters)
         if args.restarts:
             namespace_with_reader(cluster.api, RESTART_NS)
             try:
