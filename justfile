@@ -19,7 +19,9 @@ assets:
 image:
     bash scripts/image.sh
 
-# depwait against the polling tools, side by side; writes bench/RESULTS.md.
+# depwait against the polling tools, side by side; writes bench/RESULTS.md. As root it also
+# runs them as init containers in the e2e tier's real cluster (BENCH_REAL_POD=0 skips that,
+# BENCH_REAL_POD=only runs just that; see bench/run.sh).
 bench:
     bash bench/run.sh
 

@@ -9,6 +9,17 @@
 #   BENCH_OUT=PATH       write the report elsewhere (default bench/RESULTS.md)
 #   BENCH_IMAGE=0        do not build the image (scripts/image.sh) to report its size
 #   BENCH_KEEP=1         keep the work directory's logs and audit log (else only results.json)
+#   BENCH_REAL_POD=auto  (default) also the real-pod section (bench/real_pod.py): depwait and its
+#                        peers as init containers in the e2e tier's one-node cluster, per server
+#                        version; root only, reported as skipped with the reason otherwise. It
+#                        waits for the machine's one cluster lock (/run/lock/depwait-e2e.lock)
+#                        while another cluster runs. =1: the same, but a version that could not be
+#                        measured fails the run; =0: skip it; =only: just this section (nothing
+#                        else is built or run; the rest of RESULTS.md is left as it is)
+#   BENCH_REAL_POD_VERSIONS="v1.20.2 v1.37.2"  server versions (scripts/cluster/build.sh builds
+#                        each on first use: tens of minutes)
+#   BENCH_REAL_POD_RUNS=10, BENCH_REAL_POD_RESTARTS=3  release runs (every waiter side by side in
+#                        each) and power cuts of the node per version (quick: 3 and 1)
 #   BENCH_PROFILES="opt-s opt-z ..."  (or 1 for all) also build release-profile variants with
 #                        `cargo --config` (Cargo.toml untouched) and time them against the release
 #                        build: opt-2, opt-s, opt-z (opt-level), no-lto (lto off, 16 codegen units),
@@ -26,6 +37,33 @@ log() { echo "bench: $*" >&2; }
 
 mode=${BENCH_SCALE:-default}
 case $mode in quick|default|full) ;; *) log "BENCH_SCALE must be quick, default or full"; exit 2 ;; esac
+real_pod=${BENCH_REAL_POD:-auto}
+case $real_pod in 0|1|auto|only) ;; *) log "BENCH_REAL_POD must be 0, 1, auto or only"; exit 2 ;; esac
+out=${BENCH_OUT:-bench/RESULTS.md}
+
+# The real-pod section, written into $out in place of its last run (bench/real_pod.py).
+real_pod_section() {
+  if [[ $real_pod == 0 ]]; then
+    python3 bench/real_pod.py --out "$out" --skip "not run (BENCH_REAL_POD=0)"
+    return
+  fi
+  local runs=10 restarts=3
+  [[ $mode == quick ]] && runs=3 restarts=1
+  local args=(--out "$out" --versions "${BENCH_REAL_POD_VERSIONS:-v1.20.2 v1.37.2}"
+    --runs "${BENCH_REAL_POD_RUNS:-$runs}" --restarts "${BENCH_REAL_POD_RESTARTS:-$restarts}")
+  [[ $real_pod == 1 ]] && args+=(--strict)
+  if [[ ${BENCH_KEEP:-} == 1 ]]; then
+    keep=$(mktemp -d /tmp/depwait-bench-real-pod.XXXXXX)
+    log "keeping the clusters' logs in $keep"
+    args+=(--keep "$keep" --json "$keep/samples.json")
+  fi
+  log "real-pod section: ${args[*]}"
+  python3 bench/real_pod.py "${args[@]}"
+}
+if [[ $real_pod == only ]]; then
+  real_pod_section
+  exit
+fi
 
 log "building depwait (release)"
 cargo build --release --quiet
@@ -89,6 +127,7 @@ if [[ ${BENCH_IMAGE:-1} != 0 ]]; then
   rm -f "$image_log"
 fi
 
-exec python3 bench/bench.py --depwait "$depwait" --assets "$assets" --python "$python" \
-  --python-why "$python_why" --mode "$mode" --out "${BENCH_OUT:-bench/RESULTS.md}" \
+python3 bench/bench.py --depwait "$depwait" --assets "$assets" --python "$python" \
+  --python-why "$python_why" --mode "$mode" --out "$out" \
   --image-size "$image_size" "${variant_args[@]}" "$@"
+real_pod_section
