@@ -10,6 +10,7 @@
 mod cluster;
 
 use std::process::Command;
+use std::time::Duration;
 
 use cluster::{Cluster, NETNS, condition, text};
 use serde_json::{Value, json};
@@ -612,10 +613,19 @@ fn cluster_restart_gated_apps_start_in_order_ungated_crash_loop() {
             .count();
         (ready == 2 * N).then_some(pods)
     };
-    let before = app_restarts(&cluster.wait_for("all ten apps Ready", all_ready));
+    // The ungated apps crash-loop until their dependencies are up, and the kubelet's back-off
+    // between their starts doubles (10 s, 20 s, 40 s, ... up to 5 min): the last of a chain of
+    // five can need several minutes. A hang guard to match, not a timing assertion.
+    let crash_loop = Duration::from_secs(10 * 60);
+    let before =
+        app_restarts(&cluster.wait_for_within(crash_loop, "all ten apps Ready", all_ready));
 
     cluster.restart_node();
-    let pods = cluster.wait_for("all ten apps Ready after the restart", all_ready);
+    let pods = cluster.wait_for_within(
+        crash_loop,
+        "all ten apps Ready after the restart",
+        all_ready,
+    );
     let after = app_restarts(&pods);
     let failed = app_failures(&pods);
     eprintln!(
