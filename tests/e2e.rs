@@ -579,6 +579,16 @@ fn rollout_of_a_real_deployment_update() {
 #[ignore = "needs root and a real cluster: just e2e"]
 fn cluster_restart_gated_apps_start_in_order_ungated_crash_loop() {
     let cluster = Cluster::get();
+    // Known gap (issue 15): at 1.37 the ungated apps' check (busybox wget to the API server
+    // from a pod) fails its TLS handshake (alert 40), so they never start and the comparison
+    // means nothing. Until the check is rewritten, this scenario runs at 1.20 only.
+    if cluster.server_minor() > 20 {
+        eprintln!(
+            "cluster restart: skipped at {} (the ungated apps' in-pod busybox wget fails its TLS handshake with this API server)",
+            cluster.versions().lines().next().unwrap_or_default()
+        );
+        return;
+    }
     let ns = cluster.namespace("restart");
     cluster.apply(&pod_reader(&ns, "depwait"));
     const N: usize = 5;
