@@ -5,12 +5,22 @@
 #
 # DEPWAIT_E2E_VERSIONS picks the versions (default: both the suite covers, below). Every version
 # runs even when an earlier one failed; the exit status is 1 if any did. Root only.
+#
+# --build-only: build or find what every version needs (the test server included), run nothing.
 set -u
 cd "$(dirname "$0")/../.."
 
 # 1.20.2: Debian's source package, the oldest the suite covers. The newest: the newest
 # k8s.io/kubernetes release the Go module proxy serves that builds here (README, "Real cluster").
 versions=${DEPWAIT_E2E_VERSIONS:-v1.20.2 v1.37.2}
+
+if [[ ${1:-} == --build-only ]]; then
+  bash scripts/envtest-assets.sh >/dev/null || exit 1
+  for v in $versions; do
+    DEPWAIT_E2E_VERSION=$v bash scripts/cluster/build.sh >/dev/null || exit 1
+  done
+  exit 0
+fi
 
 failed=()
 for v in $versions; do

@@ -93,8 +93,8 @@ fn job(obj: &DynamicObject) -> Readiness {
     let settled = |kinds: &[&str]| {
         kinds
             .iter()
-            .filter(|k| condition_is(obj, k, "True"))
-            .find_map(|k| find_condition(obj, k))
+            .filter_map(|k| find_condition(obj, k))
+            .find(|c| text(c, &["status"]).is_some_and(|s| s.eq_ignore_ascii_case("True")))
     };
     if let Some(c) = settled(&["Failed", "FailureTarget"]) {
         let reason = text(c, &["reason"]).unwrap_or("Failed");
