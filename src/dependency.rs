@@ -156,6 +156,15 @@ impl Dependency {
         }
     }
 
+    /// Whether this dependency is judged from watched API objects (pods, or what controllers
+    /// derive from pods' statuses), as opposed to a DNS, TCP or HTTP probe.
+    pub fn is_watched(&self) -> bool {
+        !matches!(
+            self.target,
+            Target::Dns { .. } | Target::Tcp { .. } | Target::Http { .. }
+        )
+    }
+
     /// Judge a positional HOST name through DNS instead of watching (no access, no
     /// credentials): what service-precheck did.
     pub fn resolve_by_dns(&mut self) {

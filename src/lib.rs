@@ -19,6 +19,8 @@
 //! - [`access`]: whether the credentials may watch Services, else DNS is the fallback.
 //! - [`plan`]: the one planning step of wait, check and rbac: credentials, what HOST names
 //!   mean, DNS fallbacks.
+//! - [`restart`]: after a node restart, wait for the kubelet to report this pod's new run
+//!   before trusting any pod status.
 //! - [`sources`]: the running watchers and probes of one wait.
 //! - [`aggregate`]: the one future that releases when every dependency is Ready at once.
 //! - [`check`]: `depwait check`, one look at every dependency as a table.
@@ -54,6 +56,7 @@ pub mod probe;
 pub mod rbac;
 pub mod readiness;
 pub mod report;
+pub mod restart;
 pub mod selector;
 pub mod sources;
 pub mod telemetry;
@@ -99,6 +102,30 @@ pub async fn run(mut config: Config) -> ExitCode {
     let client = plan.client;
     config.dependencies = plan.dependencies;
 
+    // Before any watch lists a pod: after a node restart, the statuses the API holds may be
+    // from before it (see `restart`). Probes (DNS, TCP, HTTP) read no status.
+    let watches = config
+        .dependencies
+        .iter()
+        .any(dependency::Dependency::is_watched);
+    let me = match (&client, watches) {
+        (Some(_), true) => restart::OwnPod::from_env().await,
+        _ => None,
+    };
+    if let (Some(client), Some(me)) = (&client, me) {
+        let settled = tokio::select! {
+            biased;
+            signal = shutdown_signal() => Err(Outcome::Interrupted(signal)),
+            settled = restart::settle(client, &me, deadline) => settled.map_err(|()| Outcome::TimedOut),
+        };
+        if let Err(outcome) = settled {
+            let code = exit_code(&outcome);
+            let text = report::held_by_restart_guard(&outcome, &me, started.elapsed());
+            report::ended_before_wait(code, &text, &config.termination_log);
+            return code;
+        }
+    }
+
     let (mut board, keys) = Board::new(config.dependencies);
     let (tx, rx) = mpsc::unbounded_channel();
     let mut running = sources::Running::start(client.as_ref(), &keys, tx);
@@ -117,14 +144,7 @@ pub async fn run(mut config: Config) -> ExitCode {
 
     let elapsed = started.elapsed();
     let summary = report::summary(&outcome, &board, elapsed);
-    let code = match &outcome {
-        Outcome::Ready => ExitCode::Ready,
-        Outcome::TimedOut => ExitCode::TimedOut,
-        Outcome::Fatal(_) => ExitCode::ApiError,
-        Outcome::Failed { .. } => ExitCode::DependencyFailed,
-        Outcome::Interrupted(Signal::Interrupt) => ExitCode::Interrupted,
-        Outcome::Interrupted(Signal::Terminate) => ExitCode::Terminated,
-    };
+    let code = exit_code(&outcome);
     if code != ExitCode::Ready {
         report::write_termination_log(&config.termination_log, &summary);
         if config.emit_events && !matches!(outcome, Outcome::Interrupted(_)) {
@@ -146,6 +166,18 @@ pub async fn run(mut config: Config) -> ExitCode {
     // Last: in JSON, `summary` is the final line.
     report::finished(&outcome, code, &board, elapsed, &summary);
     code
+}
+
+/// The exit code of a wait that ended with `outcome`.
+fn exit_code(outcome: &Outcome) -> ExitCode {
+    match outcome {
+        Outcome::Ready => ExitCode::Ready,
+        Outcome::TimedOut => ExitCode::TimedOut,
+        Outcome::Fatal(_) => ExitCode::ApiError,
+        Outcome::Failed { .. } => ExitCode::DependencyFailed,
+        Outcome::Interrupted(Signal::Interrupt) => ExitCode::Interrupted,
+        Outcome::Interrupted(Signal::Terminate) => ExitCode::Terminated,
+    }
 }
 
 /// Resolves on SIGTERM (the kubelet stopping the pod) or SIGINT — also for a signal that came

@@ -51,8 +51,8 @@ fn main() -> std::process::ExitCode {
             .build();
         let yaml = match (sa, Config::from_input(input.clone()), runtime) {
             (Ok(sa), Ok(config), Ok(runtime)) => {
-                match depwait::rbac::Events::parse(config.emit_events, pod_name.as_deref()) {
-                    Ok(events) => runtime.block_on(depwait::rbac::generate(config, &sa, &events)),
+                match depwait::rbac::Waiter::parse(config.emit_events, pod_name.as_deref()) {
+                    Ok(waiter) => runtime.block_on(depwait::rbac::generate(config, &sa, &waiter)),
                     Err(e) => Err(e),
                 }
             }

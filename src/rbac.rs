@@ -47,43 +47,34 @@ impl ServiceAccount {
     }
 }
 
-/// What `--emit-events` needs besides `create` on events.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Events {
-    /// No `--emit-events`: nothing.
-    Off,
-    /// `create` on events; `get` on the one pod named (`--pod-name`), which depwait reads for
-    /// its UID when `POD_UID` is not set; `None`: no pod may be read (the pod passes `POD_UID`).
-    On {
-        /// `--pod-name`.
-        pod_name: Option<String>,
-    },
+/// What depwait reads and writes about the pod it runs in.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Waiter {
+    /// `--emit-events`: `create` on events in the pod's namespace.
+    pub events: bool,
+    /// `--pod-name`: the pod's name, when it is fixed (a StatefulSet's): its reads (the restart
+    /// guard; the UID an Event names) are narrowed to it. `None`: the pod's name is not known
+    /// ahead (a Deployment's), so they cover the pods of its namespace.
+    pub pod_name: Option<String>,
 }
 
-impl Events {
+impl Waiter {
     /// From `--emit-events` and `--pod-name`.
     pub fn parse(emit_events: bool, pod_name: Option<&str>) -> Result<Self, ConfigError> {
-        let err = |problem: String| ConfigError {
-            name: "--pod-name".into(),
-            problem,
-            example: "depwait rbac --service-account db/mysql --emit-events --pod-name mysql-0 --pods 'db:app=zk'",
-        };
-        match (emit_events, pod_name) {
-            (false, None) => Ok(Events::Off),
-            (false, Some(_)) => Err(err(
-                "is for --emit-events (the pod whose UID depwait reads); add --emit-events or drop it".into(),
-            )),
-            (true, None) => Ok(Events::On { pod_name: None }),
-            (true, Some(name)) => {
-                let valid = name.len() <= 253 && name.split('.').all(is_dns1123_label);
-                if !valid {
-                    return Err(err(format!("`{name}` is not a valid pod name")));
-                }
-                Ok(Events::On {
-                    pod_name: Some(name.to_string()),
-                })
+        if let Some(name) = pod_name {
+            let valid = name.len() <= 253 && name.split('.').all(is_dns1123_label);
+            if !valid {
+                return Err(ConfigError {
+                    name: "--pod-name".into(),
+                    problem: format!("`{name}` is not a valid pod name"),
+                    example: "depwait rbac --service-account db/mysql --pod-name mysql-0 --pods 'db:app=zk'",
+                });
             }
         }
+        Ok(Self {
+            events: emit_events,
+            pod_name: pod_name.map(str::to_string),
+        })
     }
 }
 
@@ -93,7 +84,7 @@ impl Events {
 pub async fn generate(
     config: crate::config::Config,
     sa: &ServiceAccount,
-    events: &Events,
+    waiter: &Waiter,
 ) -> Result<String, ConfigError> {
     let deadline = config
         .timeout
@@ -105,7 +96,7 @@ pub async fn generate(
             problem: e.message,
             example: "depwait rbac --service-account shop/web --pods 'db:app=zk:2'",
         })?;
-    render(&plan, sa, events)
+    render(&plan, sa, waiter)
 }
 
 /// The verbs of every read rule: a wait lists and watches; `get` costs nothing more.
@@ -159,7 +150,7 @@ impl Needs {
 /// A namespaced type written without a namespace is granted in the service account's
 /// namespace (where the wait looks); a type whose scope is unknown (not built in, no answer
 /// from discovery) written without a namespace is an error, never a cluster-wide rule.
-pub fn render(plan: &Plan, sa: &ServiceAccount, events: &Events) -> Result<String, ConfigError> {
+pub fn render(plan: &Plan, sa: &ServiceAccount, waiter: &Waiter) -> Result<String, ConfigError> {
     let mut by_namespace: BTreeMap<String, Needs> = BTreeMap::new();
     let mut notes: Vec<String> = Vec::new();
     for d in &plan.dependencies {
@@ -226,6 +217,25 @@ pub fn render(plan: &Plan, sa: &ServiceAccount, events: &Events) -> Result<Strin
             Target::Dns { .. } | Target::Tcp { .. } | Target::Http { .. } => {}
         }
     }
+    // The restart guard reads the pod depwait runs in, in its service account's namespace,
+    // when anything is watched (probes read no pod status).
+    if !by_namespace.is_empty() {
+        let own = by_namespace.entry(sa.namespace.clone()).or_default();
+        let waited = match &waiter.pod_name {
+            Some(pod) => format!("pod {pod} itself (the restart guard)"),
+            None => "the waiting pod itself (the restart guard)".to_string(),
+        };
+        own.add(&waited, "", "pods", waiter.pod_name.as_deref());
+        if waiter.pod_name.is_none() {
+            own.note(
+            "pods: after a node restart depwait waits until the kubelet has reported its own pod \
+             (the restart guard). A Deployment's pod names are not known ahead, so this covers \
+             every pod of the namespace; for a fixed name (a StatefulSet's) print this with \
+             --pod-name NAME, or drop the rule and the guard is off (logged)"
+                .into(),
+        );
+        }
+    }
     let name = format!("depwait.{}.{}", sa.namespace, sa.name);
     let mut docs = Vec::new();
     for (ns, needs) in &by_namespace {
@@ -266,33 +276,18 @@ pub fn render(plan: &Plan, sa: &ServiceAccount, events: &Events) -> Result<Strin
         });
         docs.push(doc);
     }
-    if let Events::On { pod_name } = events {
+    if waiter.events {
         let ns = sa.namespace.as_str();
         let events_name = format!("{name}.events");
-        let mut rules = vec![Rule {
+        let rules = [Rule {
             group: "",
             resource: "events",
             verbs: "\"create\"",
             names: None,
         }];
-        let pod: BTreeSet<String> = pod_name.iter().cloned().collect();
-        let about_pod = match pod_name {
-            Some(pod_name) => {
-                rules.push(Rule {
-                    group: "",
-                    resource: "pods",
-                    verbs: "\"get\"",
-                    names: Some(&pod),
-                });
-                format!("# and read pod {pod_name} (its UID, when POD_UID is not set)\n")
-            }
-            None => "# No pod may be read: give the pod POD_UID from the downward API \
-                     (fieldRef metadata.uid) so the Event names it by UID, or print this with \
-                     --pod-name NAME for a pod whose name is fixed\n"
-                .to_string(),
-        };
         docs.push(format!(
-            "# --emit-events: record Events on the waiting pod in namespace {ns}\n{about_pod}{}{}",
+            "# --emit-events: record Events on the waiting pod in namespace {ns} (its UID, when \
+             POD_UID is not set, is read through the pods rule above)\n{}{}",
             role(ns, &events_name, &rules),
             role_binding(ns, &events_name, &events_name, sa)
         ));
@@ -445,9 +440,9 @@ mod tests {
         argv.extend(args);
         let input = crate::cli::Input::try_from_iter(argv).unwrap();
         let config = Config::from_input(input)?;
-        let events = Events::parse(config.emit_events, None)?;
+        let waiter = Waiter::parse(config.emit_events, None)?;
         let plan = offline(config.dependencies);
-        render(&plan, &ServiceAccount::parse("shop/web").unwrap(), &events)
+        render(&plan, &ServiceAccount::parse("shop/web").unwrap(), &waiter)
     }
 
     fn sa() -> ServiceAccount {
@@ -474,8 +469,9 @@ mod tests {
             origin: "test".into(),
         };
         let plan = offline(vec![service, dns, dep("db", "app=zk")]);
-        let yaml = render(&plan, &sa(), &Events::Off).unwrap();
-        assert_eq!(yaml.matches("\nkind: Role\n").count(), 1);
+        let yaml = render(&plan, &sa(), &Waiter::default()).unwrap();
+        // db's, and the restart guard's in the account's namespace.
+        assert_eq!(yaml.matches("\nkind: Role\n").count(), 2);
         assert!(yaml.contains("# depwait reads pods, services, endpointslices in namespace db"));
         assert!(yaml.contains(
             "- apiGroups: [\"discovery.k8s.io\"]\n  resources: [\"endpointslices\"]\n  verbs: [\"get\", \"list\", \"watch\"]"
@@ -494,12 +490,13 @@ mod tests {
             dep("db", "app=mysql"),
             dep("cache", "app=redis"),
         ]);
-        let yaml = render(&plan, &sa(), &Events::Off).unwrap();
-        assert_eq!(yaml.matches("\nkind: Role\n").count(), 2);
-        assert_eq!(yaml.matches("\nkind: RoleBinding\n").count(), 2);
+        let yaml = render(&plan, &sa(), &Waiter::default()).unwrap();
+        // db's, cache's, and the restart guard's in the account's namespace (shop).
+        assert_eq!(yaml.matches("\nkind: Role\n").count(), 3);
+        assert_eq!(yaml.matches("\nkind: RoleBinding\n").count(), 3);
         assert_eq!(
             yaml.matches("  name: depwait.shop.web\n").count(),
-            6,
+            9,
             "{yaml}"
         );
         assert!(yaml.contains("# depwait reads pods in namespace db for: db app=zk; db app=mysql"));
@@ -549,7 +546,9 @@ mod tests {
         assert!(yaml.contains("kind: ClusterRole\nmetadata:\n  name: depwait.shop.web\n"));
         assert!(yaml.contains("resources: [\"namespaces\"]\n  resourceNames: [\"db\"]"));
         assert!(yaml.contains("resources: [\"nodes\"]\n  resourceNames: [\"n1\"]"));
-        assert!(!yaml.contains("kind: Role\n"));
+        // The one Role is the restart guard's, in the account's namespace.
+        assert_eq!(yaml.matches("\nkind: Role\n").count(), 1, "{yaml}");
+        assert!(yaml.contains("kind: Role\nmetadata:\n  name: depwait.shop.web\n  namespace: shop\nrules:\n- apiGroups: [\"\"]\n  resources: [\"pods\"]\n"), "{yaml}");
         // A namespace given for a cluster-scoped type is ignored, as kubectl and the wait do.
         let yaml = rbac(&["--resource", "x/pv/data"]).unwrap();
         assert!(yaml.contains("kind: ClusterRole\n"), "{yaml}");
@@ -598,26 +597,42 @@ mod tests {
     }
 
     #[test]
-    fn emit_events_reads_no_pod_or_only_the_named_one() {
+    fn the_waiting_pod_is_read_in_its_namespace_narrowed_by_pod_name() {
+        // The restart guard: the pods of the account's namespace (a Deployment's pod names
+        // are not known ahead), next to what is waited for elsewhere.
+        let yaml = rbac(&["--pods", "db:app=zk"]).unwrap();
+        assert!(
+            yaml.contains("# depwait reads pods in namespace shop for: the waiting pod itself (the restart guard)\n"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("name: depwait.shop.web\n  namespace: shop\nrules:\n- apiGroups: [\"\"]\n  resources: [\"pods\"]\n  verbs: [\"get\", \"list\", \"watch\"]"),
+            "{yaml}"
+        );
+        // --emit-events adds only `create` on events; the UID is read through the pods rule.
         let yaml = rbac(&["--emit-events", "--pods", "db:app=zk"]).unwrap();
         assert!(
             yaml.contains("name: depwait.shop.web.events\n  namespace: shop\n"),
             "{yaml}"
         );
         assert!(yaml.contains("resources: [\"events\"]\n  verbs: [\"create\"]"));
-        assert!(!yaml.contains("verbs: [\"get\"]"), "{yaml}");
-        assert!(yaml.contains("POD_UID"));
-        let sa = sa();
-        let events = Events::parse(true, Some("web-0")).unwrap();
-        let yaml = render(&offline(vec![]), &sa, &events).unwrap();
-        assert!(
-            yaml.contains(
-                "resources: [\"pods\"]\n  resourceNames: [\"web-0\"]\n  verbs: [\"get\"]"
-            ),
-            "{yaml}"
-        );
-        assert!(Events::parse(false, Some("web-0")).is_err());
-        assert!(Events::parse(true, Some("Web_0")).is_err());
+        // A fixed name narrows the read to that pod, with or without --emit-events.
+        let plan = offline(vec![dep("db", "app=zk")]);
+        for events in [false, true] {
+            let waiter = Waiter::parse(events, Some("web-0")).unwrap();
+            let yaml = render(&plan, &sa(), &waiter).unwrap();
+            assert!(
+                yaml.contains(
+                    "resources: [\"pods\"]\n  resourceNames: [\"web-0\"]\n  verbs: [\"get\", \"list\", \"watch\"]"
+                ),
+                "{yaml}"
+            );
+        }
+        // A pod dependency in the account's namespace already covers its pods.
+        let yaml = rbac(&["--pods", "shop:app=zk"]).unwrap();
+        assert_eq!(yaml.matches("resources: [\"pods\"]").count(), 1, "{yaml}");
+        assert!(!yaml.contains("resourceNames"), "{yaml}");
+        assert!(Waiter::parse(true, Some("Web_0")).is_err());
     }
 
     #[test]
@@ -634,7 +649,7 @@ mod tests {
         let config = Config::from_input(input).unwrap();
         let mut plan = offline(config.dependencies);
         plan.unconfirmed.insert("com".into());
-        let yaml = render(&plan, &sa(), &Events::Off).unwrap();
+        let yaml = render(&plan, &sa(), &Waiter::default()).unwrap();
         assert!(!yaml.contains("namespace: com"), "{yaml}");
         assert!(yaml.contains("# `api.example.com` may be Service example in namespace com"));
         assert!(yaml.contains("namespace: db\n"));

@@ -162,6 +162,26 @@ impl Progress for LogProgress {
     }
 }
 
+/// The summary of a wait that ended while the restart guard held it (`outcome`: timed out or
+/// interrupted), before any dependency was looked at.
+pub fn held_by_restart_guard(
+    outcome: &Outcome,
+    pod: &crate::restart::OwnPod,
+    elapsed: Duration,
+) -> String {
+    let after = humantime::format_duration(Duration::from_millis(elapsed.as_millis() as u64));
+    let head = match outcome {
+        Outcome::Interrupted(Signal::Terminate) => format!("terminated by SIGTERM after {after}"),
+        Outcome::Interrupted(Signal::Interrupt) => format!("interrupted by SIGINT after {after}"),
+        _ => format!("timed out after {after}"),
+    };
+    format!(
+        "{head} waiting for the kubelet to report this run of pod {} (its status in the API is \
+         still from before its node restarted); no dependency was looked at yet",
+        Escaped(pod)
+    )
+}
+
 /// The closing summary: one line on what happened, then each dependency not ready.
 pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
     let after = humantime::format_duration(Duration::from_millis(elapsed.as_millis() as u64));
