@@ -265,9 +265,10 @@ pub enum Command {
         /// the pod's own, where the wait looks for it.
         #[arg(long, value_name = "NS/NAME")]
         service_account: String,
-        /// With --emit-events: the waiting pod's fixed name (a StatefulSet's or a bare pod's),
-        /// for `get` on that one pod, which depwait uses to read its UID when POD_UID is not
-        /// set. Without it no pod may be read: pass POD_UID from the downward API.
+        /// The waiting pod's fixed name (a StatefulSet's or a bare pod's): the reads of the pod
+        /// itself (the restart guard; an Event's UID) are narrowed to it. Without it they cover
+        /// the pods of the service account's namespace (a Deployment's pod names are not known
+        /// ahead).
         #[arg(long, value_name = "NAME")]
         pod_name: Option<String>,
         /// HOST names, as for a wait.

@@ -4,7 +4,7 @@
 //! The pod is named by the downward API (`POD_NAME`, `POD_NAMESPACE`, and ideally `POD_UID`:
 //! `kubectl describe` matches events by the pod's UID). Needs `create` on `events` in the pod's
 //! namespace, and `get` on its own pod when `POD_UID` is not set — which `depwait rbac` grants
-//! only with `--pod-name`; without that grant the Event is recorded without the UID.
+//! with the restart guard's rule; without that grant the Event is recorded without the UID.
 
 use std::time::{Duration, SystemTime};
 

@@ -385,6 +385,10 @@ fn generated_rbac_is_enough_and_one_rule_less_exits_3() {
         0,
         "{pod:#}"
     );
+    // The generated rules let the restart guard read the pod itself (found by HOSTNAME in the
+    // service account's namespace: no downward API in this spec).
+    let log = cluster.kubectl_ok(&["-n", &web, "logs", "exact", "-c", "depwait"]);
+    assert!(!log.contains("guard is off"), "{log}");
 }
 
 /// service-precheck's arguments, unchanged (`mysql-0.mysql.NS mysql-read.NS`), against a real
@@ -653,6 +657,19 @@ fn cluster_restart_gated_apps_start_in_order_ungated_crash_loop() {
         (2..=N).any(|i| failed.contains(&format!("u{i}"))),
         "no ungated app crashed after the restart: {after:?}"
     );
+    // The restart guard's evidence: which gated depwaits found their pod's status from before
+    // the power cut and waited for the kubelet to report them (the run after the restart).
+    let logs: Vec<String> = (2..=N)
+        .map(|i| cluster.log_of(&ns, &format!("app=g{i}"), "depwait"))
+        .collect();
+    let held = logs
+        .iter()
+        .filter(|l| l.contains("waiting for the kubelet to report this run"))
+        .count();
+    eprintln!(
+        "cluster restart: {held} of {} gated depwaits held by the restart guard",
+        N - 1
+    );
     // In order: each gated app started after every pod it needs turned Ready.
     for i in 2..=N {
         let started = app_started(&pods, &format!("g{i}"));
@@ -660,7 +677,8 @@ fn cluster_restart_gated_apps_start_in_order_ungated_crash_loop() {
             let ready = ready_since(&pods, &format!("g{d}"));
             assert!(
                 started >= ready,
-                "g{i} started at {started}, before g{d} was Ready at {ready}"
+                "g{i} started at {started}, before g{d} was Ready at {ready}; its depwait:\n{}",
+                logs[i - 2]
             );
         }
     }

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use support::{Depwait, TestEnv, User};
 
 /// Apply the generated YAML, mint a token for the service account (TokenRequest), wait with it,
-/// and check every rule is exactly pods get/list/watch in the waited-on namespaces.
+/// and check every rule is exactly pods get/list/watch in the waited-on namespaces and in the
+/// account's own (the restart guard reads the waiting pod there).
 #[tokio::test]
 async fn generated_rbac_is_sufficient_and_minimal() {
     let env = TestEnv::get();
@@ -56,11 +57,11 @@ async fn generated_rbac_is_sufficient_and_minimal() {
         }
     }
     namespaces.sort();
-    let mut want = vec![db.clone(), cache.clone()];
+    let mut want = vec![app.clone(), db.clone(), cache.clone()];
     want.sort();
     assert_eq!(
         namespaces, want,
-        "a Role per waited-on namespace, nowhere else"
+        "a Role per waited-on namespace and the account's own, nowhere else"
     );
 
     let token = env.service_account_token(&app, "web").await;
@@ -74,16 +75,22 @@ async fn generated_rbac_is_sufficient_and_minimal() {
             env.set_pod_ready(ns, pod, true).await;
         }
     }
-    Depwait::new()
+    // As the waiting pod `web-1` of the account's namespace: the restart guard may read it.
+    env.create_pod(&app, "web-1", &[("app", "web")]).await;
+    let done = Depwait::new()
         .kubeconfig(kubeconfig.clone())
         .args(deps)
+        .env("POD_NAME", "web-1")
+        .env("POD_NAMESPACE", &app)
         .spawn()
         .expect_exit(0)
         .await;
+    assert!(!done.stderr.contains("guard is off"), "{done:?}");
     // The same token may not read pods where nothing was granted.
+    let elsewhere = env.namespace("rbac-other").await;
     Depwait::new()
         .kubeconfig(kubeconfig)
-        .args(["--pods", &format!("{app}:app=web")])
+        .args(["--pods", &format!("{elsewhere}:app=web")])
         .spawn()
         .expect_exit(3)
         .await;
@@ -164,6 +171,8 @@ async fn generated_rbac_covers_jobs_rollouts_and_cluster_scoped_objects() {
     assert_eq!(
         role_rules,
         [
+            // The restart guard's, in the account's namespace.
+            (String::new(), "pods".to_string(), watch.clone()),
             ("apps".to_string(), "deployments".to_string(), watch.clone()),
             ("batch".to_string(), "jobs".to_string(), watch.clone()),
         ],
@@ -390,6 +399,10 @@ async fn rbac_for_several_accounts_in_any_order_grants_each_exactly_its_wait() {
             ("watch", "", "secrets", a, Some("db-password")),
             ("list", "", "namespaces", None, Some(db.as_str())),
             ("create", "", "events", a, None),
+            // The restart guard: the waiting pod, whose name a Deployment does not fix.
+            ("list", "", "pods", a, None),
+            ("watch", "", "pods", a, None),
+            ("get", "", "pods", a, Some("web-0")),
         ];
         let worker_needs: Vec<Ask> = vec![
             ("list", "batch", "jobs", d, Some("backfill")),
@@ -409,9 +422,7 @@ async fn rbac_for_several_accounts_in_any_order_grants_each_exactly_its_wait() {
             ("get", "", "services", d, Some("other")),
             ("list", "batch", "jobs", d, None),
             ("list", "apps", "deployments", d, Some("other")),
-            ("list", "", "pods", a, None),
-            // --emit-events without --pod-name reads no pod (the pod passes POD_UID).
-            ("get", "", "pods", a, Some("web-0")),
+            ("list", "", "pods", c, None),
             ("list", "", "namespaces", None, None),
             ("delete", "", "namespaces", None, Some(db.as_str())),
             ("create", "", "events", d, None),
@@ -547,9 +558,10 @@ async fn custom_types_without_a_namespace_are_scoped_by_discovery_or_refused() {
     )
     .await;
     assert!(!done.stdout.contains("ClusterRole"), "{done:?}");
+    // Beside the restart guard's pods rule, in the same Role.
     assert!(
         done.stdout.contains(&format!(
-            "namespace: {app}\nrules:\n- apiGroups: [\"{group}\"]\n  resources: [\"widgets\"]\n  resourceNames: [\"w1\"]\n"
+            "namespace: {app}\nrules:\n- apiGroups: [\"\"]\n  resources: [\"pods\"]\n  verbs: [\"get\", \"list\", \"watch\"]\n- apiGroups: [\"{group}\"]\n  resources: [\"widgets\"]\n  resourceNames: [\"w1\"]\n"
         )),
         "{done:?}"
     );
