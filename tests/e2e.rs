@@ -635,10 +635,16 @@ fn cluster_restart_gated_apps_start_in_order_ungated_crash_loop() {
         app_restarts(&cluster.wait_for_within(crash_loop, "all ten apps Ready", all_ready));
 
     cluster.restart_node();
+    // The API says "Ready" from before the power cut until the kubelet reports again: wait for
+    // every app container's new run (its restart count up: the power cut killed it), Ready.
     let pods = cluster.wait_for_within(
         crash_loop,
-        "all ten apps Ready after the restart",
-        all_ready,
+        "all ten apps restarted and Ready after the restart",
+        |c| {
+            let pods = all_ready(c)?;
+            let now = app_restarts(&pods);
+            now.iter().all(|(app, n)| *n > before[app]).then_some(pods)
+        },
     );
     let after = app_restarts(&pods);
     let failed = app_failures(&pods);

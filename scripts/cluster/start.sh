@@ -143,6 +143,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   address = "$dir/containerd/containerd.sock"
 [ttrpc]
   address = "$dir/containerd/containerd.sock.ttrpc"
+# Debug: containerd 1.6 logs a container's TaskExit (when its process ended: the bench's
+# "waiter exits" step) only at this level.
+[debug]
+  level = "debug"
 [plugins."io.containerd.internal.v1.opt"]
   path = "$dir/containerd/opt"
 [plugins."io.containerd.grpc.v1.cri"]
