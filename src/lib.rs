@@ -115,13 +115,16 @@ pub async fn run(mut config: Config) -> ExitCode {
     if let (Some(client), Some(me)) = (&client, me) {
         let settled = tokio::select! {
             biased;
-            signal = shutdown_signal() => Err(Outcome::Interrupted(signal)),
-            settled = restart::settle(client, &me, deadline) => settled.map_err(|()| Outcome::TimedOut),
+            signal = shutdown_signal() => Err((Outcome::Interrupted(signal), restart::Stuck::NoAnswer)),
+            settled = restart::settle(client, &me, deadline) => settled.map_err(|s| (Outcome::TimedOut, s)),
         };
-        if let Err(outcome) = settled {
+        if let Err((outcome, stuck)) = settled {
             let code = exit_code(&outcome);
-            let text = report::held_by_restart_guard(&outcome, &me, started.elapsed());
+            let text = report::held_by_restart_guard(&outcome, &me, &stuck, started.elapsed());
             report::ended_before_wait(code, &text, &config.termination_log);
+            if config.emit_events && !matches!(outcome, Outcome::Interrupted(_)) {
+                emit_event(Some(client), &text).await;
+            }
             return code;
         }
     }
@@ -148,24 +151,30 @@ pub async fn run(mut config: Config) -> ExitCode {
     if code != ExitCode::Ready {
         report::write_termination_log(&config.termination_log, &summary);
         if config.emit_events && !matches!(outcome, Outcome::Interrupted(_)) {
-            match (events::Target::from_env(), &client) {
-                (Some(target), Some(client)) => events::emit(client, &target, &summary).await,
-                (None, _) => tracing::warn!(
-                    event = "kubernetes_event",
-                    recorded = false,
-                    "--emit-events needs POD_NAME and POD_NAMESPACE from the downward API; no Event recorded"
-                ),
-                (_, None) => tracing::warn!(
-                    event = "kubernetes_event",
-                    recorded = false,
-                    "--emit-events needs Kubernetes credentials; no Event recorded"
-                ),
-            }
+            emit_event(client.as_ref(), &summary).await;
         }
     }
     // Last: in JSON, `summary` is the final line.
     report::finished(&outcome, code, &board, elapsed, &summary);
     code
+}
+
+/// `--emit-events`: the Event on the waiting pod saying why the wait failed, or a line saying
+/// why none could be recorded.
+async fn emit_event(client: Option<&kube::Client>, summary: &str) {
+    match (events::Target::from_env(), client) {
+        (Some(target), Some(client)) => events::emit(client, &target, summary).await,
+        (None, _) => tracing::warn!(
+            event = "kubernetes_event",
+            recorded = false,
+            "--emit-events needs POD_NAME and POD_NAMESPACE from the downward API; no Event recorded"
+        ),
+        (_, None) => tracing::warn!(
+            event = "kubernetes_event",
+            recorded = false,
+            "--emit-events needs Kubernetes credentials; no Event recorded"
+        ),
+    }
 }
 
 /// The exit code of a wait that ended with `outcome`.

@@ -168,17 +168,35 @@ pub enum Guard {
     Off,
 }
 
-/// Watch this pod until its status is current (see the module docs), or `deadline`.
-/// `Err(())`: the deadline passed first; what it waited for has been logged.
-pub async fn settle(client: &Client, me: &OwnPod, deadline: Option<Instant>) -> Result<Guard, ()> {
-    let watching = watch_own(client, me);
-    match deadline {
-        Some(at) => tokio::time::timeout_at(at, watching).await.map_err(|_| ()),
-        None => Ok(watching.await),
-    }
+/// What the guard was waiting on when the deadline passed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Stuck {
+    /// The API server had not answered the read of this pod.
+    #[default]
+    NoAnswer,
+    /// Reading this pod failed and was being retried: why.
+    Retrying(String),
+    /// The pod's status was from before its restart: what ran.
+    Held(String),
 }
 
-async fn watch_own(client: &Client, me: &OwnPod) -> Guard {
+/// Watch this pod until its status is current (see the module docs), or `deadline`; then
+/// `Err` says what it was waiting on.
+pub async fn settle(
+    client: &Client,
+    me: &OwnPod,
+    deadline: Option<Instant>,
+) -> Result<Guard, Stuck> {
+    let mut stuck = Stuck::default();
+    let watching = watch_own(client, me, &mut stuck);
+    let done = match deadline {
+        Some(at) => tokio::time::timeout_at(at, watching).await.ok(),
+        None => Some(watching.await),
+    };
+    done.ok_or(stuck)
+}
+
+async fn watch_own(client: &Client, me: &OwnPod, stuck: &mut Stuck) -> Guard {
     let api: Api<Pod> = Api::namespaced(client.clone(), &me.namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={}", me.name));
     let request = Request {
@@ -216,6 +234,7 @@ async fn watch_own(client: &Client, me: &OwnPod) -> Guard {
                     return Guard::Off;
                 }
                 Verdict::Retry(reason) => {
+                    *stuck = Stuck::Retrying(reason.clone());
                     // One line per outage, not per attempt (the backoff retries quietly).
                     if !std::mem::replace(&mut failing, true) {
                         tracing::info!(
@@ -245,6 +264,7 @@ async fn watch_own(client: &Client, me: &OwnPod) -> Guard {
             }
             Seen::Stale(ran) if !held => {
                 held = true;
+                *stuck = Stuck::Held(ran.clone());
                 tracing::info!(
                     event = "restart_guard",
                     guard = "holding",
@@ -253,7 +273,7 @@ async fn watch_own(client: &Client, me: &OwnPod) -> Guard {
                      waiting for the kubelet to report this run"
                 );
             }
-            Seen::Stale(_) => {}
+            Seen::Stale(ran) => *stuck = Stuck::Held(ran),
         }
     }
     // The watcher's stream never ends; if it did, go on without the guard.

@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
@@ -31,6 +31,8 @@ pub struct Cluster {
     /// KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT.
     pub api_host: String,
     pub api_port: String,
+    /// [`Cluster::api_proxy`]'s address and process, once started.
+    proxy: OnceLock<(String, Mutex<Child>)>,
     /// Held, never written: start.sh tears the cluster down when this process is gone.
     _supervisor: Child,
 }
@@ -77,6 +79,7 @@ impl Cluster {
             },
             api_host: String::new(),
             api_port: String::new(),
+            proxy: OnceLock::new(),
             _supervisor: supervisor,
         };
         // One cluster per machine: another run (a developer's, the benchmark's) may hold the
@@ -289,6 +292,44 @@ impl Cluster {
             );
         }
         out
+    }
+
+    /// The API in plain HTTP for pods (`http://GATEWAY:8001`): `kubectl proxy` with the admin
+    /// kubeconfig, inside the cluster's namespace on the pod bridge's gateway, started on first
+    /// use. For test apps that look at the API from a pod with busybox: its own TLS 1.2 client
+    /// gets "handshake failure" from a 1.37 API server (on the host, busybox's wget runs the
+    /// host's `openssl s_client` instead, which a pod does not have). The process is in the
+    /// cluster's namespace, so stop.sh kills it with the rest.
+    pub fn api_proxy(&self) -> &str {
+        let (url, _) = self.proxy.get_or_init(|| {
+            let resolv = std::fs::read_to_string(self.dir.join("resolv.conf")).unwrap();
+            // start.sh points pods' resolver at the bridge's gateway (nothing answers there).
+            let gateway = resolv
+                .split_whitespace()
+                .nth(1)
+                .expect("a nameserver in resolv.conf")
+                .to_string();
+            let child = Command::new("ip")
+                .args(["netns", "exec", NETNS])
+                .arg(&self.kubectl)
+                .arg("--kubeconfig")
+                .arg(self.dir.join("kubeconfig"))
+                .args(["proxy", "--address", &gateway, "--port", "8001"])
+                .args(["--accept-hosts", ".*"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start kubectl proxy");
+            let url = format!("http://{gateway}:8001");
+            let version = format!("{url}/version");
+            self.wait_for("kubectl proxy to answer", |c| {
+                let out = c.in_netns(&["busybox", "wget", "-q", "-O", "/dev/null", &version]);
+                out.status.success().then_some(())
+            });
+            (url, Mutex::new(child))
+        });
+        url
     }
 
     /// Run a command inside the cluster's network namespace.
