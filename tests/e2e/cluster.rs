@@ -294,9 +294,9 @@ impl Cluster {
         out
     }
 
-    /// The API in plain HTTP for pods (`http://GATEWAY:8001`): `kubectl proxy` with the admin
-    /// kubeconfig, inside the cluster's namespace on the pod bridge's gateway, started on first
-    /// use. For test apps that look at the API from a pod with busybox: its own TLS 1.2 client
+    /// The API in plain HTTP for pods (`http://GATEWAY:8001`, the pod bridge's gateway):
+    /// `kubectl proxy` with the admin kubeconfig, inside the cluster's namespace (which has no
+    /// route out), started on first use. For test apps that look at the API from a pod with busybox: its own TLS 1.2 client
     /// gets "handshake failure" from a 1.37 API server (on the host, busybox's wget runs the
     /// host's `openssl s_client` instead, which a pod does not have). The process is in the
     /// cluster's namespace, so stop.sh kills it with the rest.
@@ -314,7 +314,9 @@ impl Cluster {
                 .arg(&self.kubectl)
                 .arg("--kubeconfig")
                 .arg(self.dir.join("kubeconfig"))
-                .args(["proxy", "--address", &gateway, "--port", "8001"])
+                // Every address of the namespace: the bridge (and its gateway address) appears
+                // only with the first pod.
+                .args(["proxy", "--address", "0.0.0.0", "--port", "8001"])
                 .args(["--accept-hosts", ".*"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -322,9 +324,9 @@ impl Cluster {
                 .spawn()
                 .expect("start kubectl proxy");
             let url = format!("http://{gateway}:8001");
-            let version = format!("{url}/version");
             self.wait_for("kubectl proxy to answer", |c| {
-                let out = c.in_netns(&["busybox", "wget", "-q", "-O", "/dev/null", &version]);
+                let version = "http://127.0.0.1:8001/version";
+                let out = c.in_netns(&["busybox", "wget", "-q", "-O", "/dev/null", version]);
                 out.status.success().then_some(())
             });
             (url, Mutex::new(child))
