@@ -504,8 +504,8 @@ class Setup:
         does not; then serves (Ready by its probe)."""
         api = self.cluster.api_proxy(self.kubectl) if deps else ""
         script = f"""for d in {" ".join(deps)}; do
-  wget -q -O /tmp/pods "{api}/api/v1/namespaces/{ns}/pods?labelSelector=app%3D$d" || exit 1
-  ip=$(grep -o '"podIP":"[0-9.]*"' /tmp/pods | head -n 1 | cut -d '"' -f 4)
+  wget -q -U e2e -O /tmp/pods "{api}/api/v1/namespaces/{ns}/pods?labelSelector=app%3D$d" || exit 1
+  ip=$(grep -o '"podIP": *"[0-9.]*"' /tmp/pods | head -n 1 | cut -d '"' -f 4)
   [ -n "$ip" ] || {{ echo "$d has no pod IP yet"; exit 1; }}
   wget -q -T 3 -O /dev/null "http://$ip:8080/" || {{ echo "$d does not answer at $ip"; exit 1; }}
 done
