@@ -873,7 +873,7 @@ fn serving_app(cluster: &Cluster, ns: &str, deps: &[String]) -> Value {
   wget -q -U e2e -O /tmp/pods "{api}/api/v1/namespaces/{ns}/pods?labelSelector=app%3D$d" || exit 1
   ip=$(grep -o '"podIP": *"[0-9.]*"' /tmp/pods | head -n 1 | cut -d '"' -f 4)
   [ -n "$ip" ] || {{ echo "$d has no pod IP yet"; exit 1; }}
-  wget -q -T 3 -O /dev/null "http://$ip:8080/" || {{ echo "$d does not answer at $ip"; exit 1; }}
+  timeout 5 wget -q -O /dev/null "http://$ip:8080/" || {{ echo "$d does not answer at $ip"; exit 1; }}
 done
 echo started
 exec httpd -f -p 8080 -h /www"#,
