@@ -672,6 +672,12 @@ fn cluster_restart_gated_apps_start_in_order_ungated_crash_loop() {
         "cluster restart: {held} of {} gated depwaits held by the restart guard",
         N - 1
     );
+    // Each depwait lists its own pod within milliseconds of starting, and the kubelet reports
+    // it running only after its next relist: at least one saw the status from before the cut.
+    assert!(
+        held > 0,
+        "no gated depwait saw its pod's status from before the power cut: {logs:?}"
+    );
     // In order: each gated app started after every pod it needs turned Ready.
     for i in 2..=N {
         let started = app_started(&pods, &format!("g{i}"));
