@@ -75,6 +75,8 @@ use crate::exit::ExitCode;
 /// here, so `main` only maps the code.
 pub async fn run(mut config: Config) -> ExitCode {
     let started = Instant::now();
+    // The restart guard compares it with the kubelet's `startedAt`, which is wall-clock time.
+    let process_started = jiff::Timestamp::now();
     let deadline = config.timeout.and_then(|t| started.checked_add(t));
     // First, so that every warning and failure below comes after `start`.
     report::starting(&config.dependencies, config.timeout);
@@ -116,7 +118,7 @@ pub async fn run(mut config: Config) -> ExitCode {
         let settled = tokio::select! {
             biased;
             signal = shutdown_signal() => Err((Outcome::Interrupted(signal), restart::Stuck::NoAnswer)),
-            settled = restart::settle(client, &me, deadline) => settled.map_err(|s| (Outcome::TimedOut, s)),
+            settled = restart::settle(client, &me, process_started, deadline) => settled.map_err(|s| (Outcome::TimedOut, s)),
         };
         if let Err((outcome, stuck)) = settled {
             let code = exit_code(&outcome);

@@ -18,8 +18,8 @@
 //!
 //! How a restart is told from a first start: depwait runs as an init container, and an init
 //! container runs again only when the pod's sandbox was made anew. If the API says an app
-//! container of this pod already started, this is such a rerun; until the API says an init
-//! container runs (the one running is this one: regular init containers run one at a time),
+//! container of this pod already started, this is such a rerun; until the API shows a container
+//! of the pod running since this process started (this one, once the kubelet has reported it),
 //! the status is from before it. A first start costs one field-selected list of this pod.
 //!
 //! What it cannot see: dependencies on another node whose kubelet has not come back keep their
@@ -29,6 +29,7 @@
 use std::path::Path;
 
 use futures::StreamExt;
+use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
@@ -92,28 +93,25 @@ impl OwnPod {
 /// What this pod's status in the API says about the run going on now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen {
-    /// No app container has started yet: a first start; nothing to wait for.
+    /// No app container has run yet: a first start; nothing to wait for.
     FirstRun,
-    /// An app container ran before and the API shows an init container running: the kubelet
-    /// has reported this run.
+    /// A container of this pod is shown running since this process started: the kubelet has
+    /// written the pod's status since its sandbox was made.
     Reported,
-    /// An app container ran before, and the API does not show this run yet: the status is from
-    /// before the pod's sandbox was made anew. What ran, for the log.
+    /// An app container ran before, and nothing in the status is from this run yet: the status
+    /// is from before the pod's sandbox was made anew. What ran, for the log.
     Stale(String),
 }
 
-/// Judge `pod`'s status. Native sidecars (init containers with `restartPolicy: Always`) keep
-/// running beside the app and say nothing about this run, so they are left out.
-pub fn judge(pod: &Pod) -> Seen {
+/// Judge `pod`'s status, for a depwait process that started at `since`. A container counts as
+/// this run's when the API shows it running since then (the kubelet writes `startedAt` in whole
+/// seconds, from the same clock: give it a second or two). That is depwait itself when it is an
+/// init container, or when it runs as the pod's main container (a Job's, say), which is why a
+/// running app container alone is not taken as the status of an earlier run. Native sidecars
+/// (init containers with `restartPolicy: Always`) are left out: one may have started before
+/// depwait.
+pub fn judge(pod: &Pod, since: Timestamp) -> Seen {
     let Some(status) = &pod.status else {
-        return Seen::FirstRun;
-    };
-    let ran = status
-        .container_statuses
-        .iter()
-        .flatten()
-        .find_map(|c| has_run(c).map(|how| format!("container {} {how}", Escaped(&c.name))));
-    let Some(ran) = ran else {
         return Seen::FirstRun;
     };
     let sidecars: Vec<&str> = pod
@@ -123,16 +121,26 @@ pub fn judge(pod: &Pod) -> Seen {
         .filter(|c| c.restart_policy.as_deref() == Some("Always"))
         .map(|c| c.name.as_str())
         .collect();
-    let running = status
+    let slack = jiff::SignedDuration::from_secs(2);
+    let this_run = status
         .init_container_statuses
         .iter()
         .flatten()
         .filter(|c| !sidecars.contains(&c.name.as_str()))
-        .any(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()));
-    if running {
-        Seen::Reported
-    } else {
-        Seen::Stale(ran)
+        .chain(status.container_statuses.iter().flatten())
+        .filter_map(|c| c.state.as_ref()?.running.as_ref()?.started_at.as_ref())
+        .any(|t| t.0 >= since - slack);
+    if this_run {
+        return Seen::Reported;
+    }
+    let ran = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .find_map(|c| has_run(c).map(|how| format!("container {} {how}", Escaped(&c.name))));
+    match ran {
+        Some(ran) => Seen::Stale(ran),
+        None => Seen::FirstRun,
     }
 }
 
@@ -180,15 +188,16 @@ pub enum Stuck {
     Held(String),
 }
 
-/// Watch this pod until its status is current (see the module docs), or `deadline`; then
-/// `Err` says what it was waiting on.
+/// Watch this pod until its status is current for a depwait started at `since` (see the
+/// module docs), or `deadline`; then `Err` says what it was waiting on.
 pub async fn settle(
     client: &Client,
     me: &OwnPod,
+    since: Timestamp,
     deadline: Option<Instant>,
 ) -> Result<Guard, Stuck> {
     let mut stuck = Stuck::default();
-    let watching = watch_own(client, me, &mut stuck);
+    let watching = watch_own(client, me, since, &mut stuck);
     let done = match deadline {
         Some(at) => tokio::time::timeout_at(at, watching).await.ok(),
         None => Some(watching.await),
@@ -196,7 +205,7 @@ pub async fn settle(
     done.ok_or(stuck)
 }
 
-async fn watch_own(client: &Client, me: &OwnPod, stuck: &mut Stuck) -> Guard {
+async fn watch_own(client: &Client, me: &OwnPod, since: Timestamp, stuck: &mut Stuck) -> Guard {
     let api: Api<Pod> = Api::namespaced(client.clone(), &me.namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={}", me.name));
     let request = Request {
@@ -250,7 +259,7 @@ async fn watch_own(client: &Client, me: &OwnPod, stuck: &mut Stuck) -> Guard {
         };
         seen = true;
         failing = false;
-        match judge(&found) {
+        match judge(&found, since) {
             Seen::FirstRun => return Guard::Current,
             Seen::Reported => {
                 if held {
@@ -305,53 +314,87 @@ mod tests {
                "restartCount": restarts, "state": state})
     }
 
+    /// When this depwait started, in the tests.
+    fn since() -> Timestamp {
+        "2026-12-02T10:05:00.400Z".parse().unwrap()
+    }
+
     #[test]
     fn a_first_start_needs_no_wait() {
         let waiting = json!({"waiting": {"reason": "PodInitializing"}});
-        let running = json!({"running": {"startedAt": "2026-12-02T10:00:00Z"}});
+        let running = json!({"running": {"startedAt": "2026-12-02T10:05:00Z"}});
         // No status at all, then the kubelet's first reports.
-        assert_eq!(judge(&pod(json!(null), json!(null))), Seen::FirstRun);
+        assert_eq!(
+            judge(&pod(json!(null), json!(null)), since()),
+            Seen::FirstRun
+        );
         let first = pod(
             json!([status("depwait", waiting.clone(), 0)]),
             json!([status("app", waiting.clone(), 0)]),
         );
-        assert_eq!(judge(&first), Seen::FirstRun);
+        assert_eq!(judge(&first, since()), Seen::FirstRun);
         // depwait timed out and the kubelet runs it again: the app never ran.
         let mut again = status("depwait", running, 1);
         again["lastState"] = json!({"terminated": {"exitCode": 1}});
         let rerun = pod(json!([again]), json!([status("app", waiting, 0)]));
-        assert_eq!(judge(&rerun), Seen::FirstRun);
+        assert_eq!(judge(&rerun, since()), Seen::Reported);
     }
 
     #[test]
     fn a_status_from_before_a_restart_is_stale_until_this_run_is_reported() {
         let done = json!({"terminated": {"exitCode": 0, "reason": "Completed"}});
-        let running = json!({"running": {"startedAt": "2026-12-02T10:00:00Z"}});
-        let sidecar_running = status("mesh", running.clone(), 0);
-        // What the API held when the power went: depwait done, the app (and the mesh sidecar)
-        // running. A running sidecar is not this run.
+        let long_ago = json!({"running": {"startedAt": "2026-12-02T09:00:00Z"}});
+        // The sidecar started again just now, but before depwait: not this run's report.
+        let sidecar = status(
+            "mesh",
+            json!({"running": {"startedAt": "2026-12-02T10:04:57Z"}}),
+            1,
+        );
+        // What the API held when the power went: depwait done, the app running.
         let before = pod(
-            json!([sidecar_running.clone(), status("depwait", done.clone(), 0)]),
-            json!([status("app", running.clone(), 0)]),
+            json!([sidecar.clone(), status("depwait", done.clone(), 0)]),
+            json!([status("app", long_ago.clone(), 0)]),
         );
         assert_eq!(
-            judge(&before),
-            Seen::Stale("container app running since 2026-12-02T10:00:00Z".into())
+            judge(&before, since()),
+            Seen::Stale("container app running since 2026-12-02T09:00:00Z".into())
         );
         // The restarted kubelet's first report: the app container is dead.
         let dead = pod(
-            json!([status("depwait", done, 0)]),
+            json!([sidecar.clone(), status("depwait", done, 0)]),
             json!([status("app", json!({"terminated": {"exitCode": 255}}), 0)]),
         );
-        assert!(matches!(judge(&dead), Seen::Stale(_)));
-        // Then it reports depwait running again.
+        assert!(matches!(judge(&dead, since()), Seen::Stale(_)));
+        // Then it reports depwait running again, since (about) this process started: startedAt
+        // is in whole seconds.
         let mut app = status("app", json!({"waiting": {"reason": "PodInitializing"}}), 1);
         app["lastState"] = json!({"terminated": {"exitCode": 255}});
-        let reported = pod(
-            json!([sidecar_running, status("depwait", running, 1)]),
-            json!([app]),
+        let now = json!({"running": {"startedAt": "2026-12-02T10:05:00Z"}});
+        let reported = pod(json!([sidecar, status("depwait", now, 1)]), json!([app]));
+        assert_eq!(judge(&reported, since()), Seen::Reported);
+    }
+
+    /// depwait as a pod's main container (a Job's): its own running status is this run.
+    #[test]
+    fn depwait_as_the_main_container_is_its_own_report() {
+        let now = json!({"running": {"startedAt": "2026-12-02T10:04:59Z"}});
+        let mut main = status("depwait", now, 2);
+        main["lastState"] = json!({"terminated": {"exitCode": 1}});
+        assert_eq!(
+            judge(&pod(json!(null), json!([main])), since()),
+            Seen::Reported
         );
-        assert_eq!(judge(&reported), Seen::Reported);
+        // Restarted by the kubelet, not reported yet: held until it is.
+        let mut waiting = status(
+            "depwait",
+            json!({"waiting": {"reason": "CrashLoopBackOff"}}),
+            2,
+        );
+        waiting["lastState"] = json!({"terminated": {"exitCode": 1}});
+        assert!(matches!(
+            judge(&pod(json!(null), json!([waiting])), since()),
+            Seen::Stale(_)
+        ));
     }
 
     #[test]

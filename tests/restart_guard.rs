@@ -30,7 +30,15 @@ fn status_before_the_restart() -> Value {
     })
 }
 
-/// The restarted kubelet's report of this run: depwait running again, the app waiting.
+/// Now, as the kubelet writes `startedAt`.
+fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// The restarted kubelet's report of this run: depwait running again (since now), the app
+/// waiting.
 fn status_of_this_run() -> Value {
     let mut app = container("app", json!({"waiting": {"reason": "PodInitializing"}}), 1);
     app["lastState"] = json!({"terminated": {"exitCode": 255, "reason": "Unknown"}});
@@ -38,7 +46,7 @@ fn status_of_this_run() -> Value {
         "phase": "Pending",
         "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
         "initContainerStatuses": [container(
-            "depwait", json!({"running": {"startedAt": "2026-01-01T00:05:00Z"}}), 1)],
+            "depwait", json!({"running": {"startedAt": now()}}), 1)],
         "containerStatuses": [app],
     })
 }
@@ -100,8 +108,9 @@ async fn a_ready_from_before_a_node_restart_does_not_release() {
     assert!(at.windows(2).all(|w| w[0] < w[1]), "{done:?}");
 }
 
-/// A first start (no app container has run) and a pod whose status the kubelet has already
-/// reported are not held: no guard line, the release is immediate.
+/// A first start (no app container has run), a pod whose status the kubelet has already
+/// reported, and depwait as a pod's main container (running since now, restarted before) are
+/// not held: no guard line, the release is immediate.
 #[tokio::test]
 async fn a_first_start_or_a_reported_run_is_not_held() {
     let env = TestEnv::get();
@@ -111,7 +120,16 @@ async fn a_first_start_or_a_reported_run_is_not_held() {
     env.create_pod(&ns, "web-1", &[("app", "web")]).await;
     env.create_pod(&ns, "web-2", &[("app", "web")]).await;
     env.set_pod_status(&ns, "web-2", status_of_this_run()).await;
-    for pod in ["web-1", "web-2"] {
+    env.create_pod(&ns, "job-1", &[("app", "job")]).await;
+    let mut main = container("app", json!({"running": {"startedAt": now()}}), 1);
+    main["lastState"] = json!({"terminated": {"exitCode": 1}});
+    env.set_pod_status(
+        &ns,
+        "job-1",
+        json!({"phase": "Running", "containerStatuses": [main]}),
+    )
+    .await;
+    for pod in ["web-1", "web-2", "job-1"] {
         let done = Depwait::new()
             .args(["--pods", &format!("{ns}:app=db")])
             .env("POD_NAME", pod)
