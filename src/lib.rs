@@ -105,30 +105,11 @@ pub async fn run(mut config: Config) -> ExitCode {
     config.dependencies = plan.dependencies;
 
     // Before any watch lists a pod: after a node restart, the statuses the API holds may be
-    // from before it (see `restart`). Probes (DNS, TCP, HTTP) read no status.
-    let watches = config
-        .dependencies
-        .iter()
-        .any(dependency::Dependency::is_watched);
-    let me = match (&client, watches) {
-        (Some(_), true) => restart::OwnPod::from_env().await,
-        _ => None,
-    };
-    if let (Some(client), Some(me)) = (&client, me) {
-        let settled = tokio::select! {
-            biased;
-            signal = shutdown_signal() => Err((Outcome::Interrupted(signal), restart::Stuck::NoAnswer)),
-            settled = restart::settle(client, &me, process_started, deadline) => settled.map_err(|s| (Outcome::TimedOut, s)),
-        };
-        if let Err((outcome, stuck)) = settled {
-            let code = exit_code(&outcome);
-            let text = report::held_by_restart_guard(&outcome, &me, &stuck, started.elapsed());
-            report::ended_before_wait(code, &text, &config.termination_log);
-            if config.emit_events && !matches!(outcome, Outcome::Interrupted(_)) {
-                emit_event(Some(client), &text).await;
-            }
-            return code;
-        }
+    // from before it (see `restart`).
+    if let Some(client) = &client
+        && let Some(code) = restart_guard(&config, client, process_started, started, deadline).await
+    {
+        return code;
     }
 
     let (mut board, keys) = Board::new(config.dependencies);
@@ -159,6 +140,42 @@ pub async fn run(mut config: Config) -> ExitCode {
     // Last: in JSON, `summary` is the final line.
     report::finished(&outcome, code, &board, elapsed, &summary);
     code
+}
+
+/// The restart guard, when depwait runs in a pod and watches anything (probes read no pod
+/// status): `Some` exit code when the wait ended while it held (timeout, signal), after the
+/// summary, termination message and Event.
+async fn restart_guard(
+    config: &Config,
+    client: &kube::Client,
+    process_started: jiff::Timestamp,
+    started: Instant,
+    deadline: Option<Instant>,
+) -> Option<ExitCode> {
+    if !config
+        .dependencies
+        .iter()
+        .any(dependency::Dependency::is_watched)
+    {
+        return None;
+    }
+    let me = restart::OwnPod::from_env().await?;
+    let held = tokio::select! {
+        biased;
+        signal = shutdown_signal() => (Outcome::Interrupted(signal), restart::Stuck::NoAnswer),
+        settled = restart::settle(client, &me, process_started, deadline) => match settled {
+            Ok(_) => return None,
+            Err(stuck) => (Outcome::TimedOut, stuck),
+        },
+    };
+    let (outcome, stuck) = held;
+    let code = exit_code(&outcome);
+    let text = report::held_by_restart_guard(&outcome, &me, &stuck, started.elapsed());
+    report::ended_before_wait(code, &text, &config.termination_log);
+    if config.emit_events && !matches!(outcome, Outcome::Interrupted(_)) {
+        emit_event(Some(client), &text).await;
+    }
+    Some(code)
 }
 
 /// `--emit-events`: the Event on the waiting pod saying why the wait failed, or a line saying
