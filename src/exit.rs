@@ -1,5 +1,7 @@
 //! The exit codes: the contract scripts and the kubelet rely on.
 
+use crate::aggregate::{Outcome, Signal};
+
 /// How depwait ends. The numbers are stable; see the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
@@ -33,6 +35,20 @@ impl From<ExitCode> for i32 {
     }
 }
 
+/// The code a wait ends with, by how it ended.
+impl From<&Outcome> for ExitCode {
+    fn from(outcome: &Outcome) -> Self {
+        match outcome {
+            Outcome::Ready => ExitCode::Ready,
+            Outcome::TimedOut => ExitCode::TimedOut,
+            Outcome::Fatal(_) => ExitCode::ApiError,
+            Outcome::Failed { .. } => ExitCode::DependencyFailed,
+            Outcome::Interrupted(Signal::Interrupt) => ExitCode::Interrupted,
+            Outcome::Interrupted(Signal::Terminate) => ExitCode::Terminated,
+        }
+    }
+}
+
 impl From<ExitCode> for std::process::ExitCode {
     fn from(code: ExitCode) -> Self {
         // All values are within 0..=255 (see the match above).
@@ -57,6 +73,20 @@ mod tests {
         ];
         for (code, n) in all {
             assert_eq!(i32::from(code), n, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn each_outcome_has_its_code() {
+        let cases = [
+            (Outcome::Ready, 0),
+            (Outcome::TimedOut, 1),
+            (Outcome::Failed { dep: 0 }, 4),
+            (Outcome::Interrupted(Signal::Interrupt), 130),
+            (Outcome::Interrupted(Signal::Terminate), 143),
+        ];
+        for (outcome, code) in cases {
+            assert_eq!(i32::from(ExitCode::from(&outcome)), code, "{outcome:?}");
         }
     }
 }

@@ -130,7 +130,7 @@ pub async fn run(mut config: Config) -> ExitCode {
 
     let elapsed = started.elapsed();
     let summary = report::summary(&outcome, &board, elapsed);
-    let code = exit_code(&outcome);
+    let code = ExitCode::from(&outcome);
     if code != ExitCode::Ready {
         report::write_termination_log(&config.termination_log, &summary);
         if config.emit_events && !matches!(outcome, Outcome::Interrupted(_)) {
@@ -169,7 +169,7 @@ async fn restart_guard(
         },
     };
     let (outcome, stuck) = held;
-    let code = exit_code(&outcome);
+    let code = ExitCode::from(&outcome);
     let text = report::held_by_restart_guard(&outcome, &me, &stuck, started.elapsed());
     report::ended_before_wait(code, &text, &config.termination_log);
     if config.emit_events && !matches!(outcome, Outcome::Interrupted(_)) {
@@ -193,18 +193,6 @@ async fn emit_event(client: Option<&kube::Client>, summary: &str) {
             recorded = false,
             "--emit-events needs Kubernetes credentials; no Event recorded"
         ),
-    }
-}
-
-/// The exit code of a wait that ended with `outcome`.
-fn exit_code(outcome: &Outcome) -> ExitCode {
-    match outcome {
-        Outcome::Ready => ExitCode::Ready,
-        Outcome::TimedOut => ExitCode::TimedOut,
-        Outcome::Fatal(_) => ExitCode::ApiError,
-        Outcome::Failed { .. } => ExitCode::DependencyFailed,
-        Outcome::Interrupted(Signal::Interrupt) => ExitCode::Interrupted,
-        Outcome::Interrupted(Signal::Terminate) => ExitCode::Terminated,
     }
 }
 
