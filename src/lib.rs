@@ -160,7 +160,7 @@ async fn restart_guard(
         return None;
     }
     let me = restart::OwnPod::from_env().await?;
-    let held = tokio::select! {
+    let (outcome, stuck) = tokio::select! {
         biased;
         signal = shutdown_signal() => (Outcome::Interrupted(signal), restart::Stuck::NoAnswer),
         settled = restart::settle(client, &me, process_started, deadline) => match settled {
@@ -168,7 +168,6 @@ async fn restart_guard(
             Err(stuck) => (Outcome::TimedOut, stuck),
         },
     };
-    let (outcome, stuck) = held;
     let code = ExitCode::from(&outcome);
     let text = report::held_by_restart_guard(&outcome, &me, &stuck, started.elapsed());
     report::ended_before_wait(code, &text, &config.termination_log);

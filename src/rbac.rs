@@ -228,12 +228,12 @@ pub fn render(plan: &Plan, sa: &ServiceAccount, waiter: &Waiter) -> Result<Strin
         own.add(&waited, "", "pods", waiter.pod_name.as_deref());
         if waiter.pod_name.is_none() {
             own.note(
-            "pods: after a node restart depwait waits until the kubelet has reported its own pod \
-             (the restart guard). A Deployment's pod names are not known ahead, so this covers \
-             every pod of the namespace; for a fixed name (a StatefulSet's) print this with \
-             --pod-name NAME, or drop the rule and the guard is off (logged)"
-                .into(),
-        );
+                "pods: after a node restart depwait waits until the kubelet has reported its own \
+                 pod (the restart guard). A Deployment's pod names are not known ahead, so this \
+                 covers every pod of the namespace; for a fixed name (a StatefulSet's) print this \
+                 with --pod-name NAME, or drop the rule and the guard is off (logged)"
+                    .into(),
+            );
         }
     }
     let name = format!("depwait.{}.{}", sa.namespace, sa.name);
