@@ -14,9 +14,10 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 use crate::api_error::FatalApiError;
-use crate::dependency::{Dependency, SourceKey, Target};
-use crate::readiness::endpoints::{self, ServiceKind};
-use crate::readiness::{Readiness, object, pod};
+use crate::dependency::{Dependency, Rule, SourceKey};
+use crate::probe::{Check, ProbeStatus};
+use crate::readiness::service::Step;
+use crate::readiness::{self, Readiness, object, pod};
 use crate::watch::{Phase, Update};
 
 /// How a wait ended.
@@ -52,7 +53,7 @@ enum SourceState {
     /// A watcher: whether its store can be trusted.
     Watch(Phase),
     /// A probe: its last result (`None` before the first).
-    Probe(Option<(bool, String)>),
+    Probe(Option<ProbeStatus>),
 }
 
 /// Read access to the sources' objects (the watchers' stores, or a one-off list in `check`).
@@ -70,8 +71,8 @@ pub struct Board {
     deps: Vec<Dependency>,
     /// Every distinct source, by index; dependencies with equal keys share one.
     keys: Vec<SourceKey>,
-    /// For each dependency, its sources' indexes, in [`Dependency::sources`] order.
-    sources_of: Vec<Vec<usize>>,
+    /// For each dependency, its rule, with its sources' indexes.
+    rules: Vec<Rule<usize>>,
     /// For each source, its phase or probe result.
     states: Vec<SourceState>,
     /// Each dependency's verdict as last judged.
@@ -79,11 +80,11 @@ pub struct Board {
     /// Each dependency's last verdict from live stores, kept to explain outages.
     last_live: Vec<Option<String>>,
     /// Probes a judgement needs that no source provides yet (an ExternalName Service's name):
-    /// the waiting loop starts them.
-    wanted: Vec<SourceKey>,
-    /// For each Service dependency last seen as `type: ExternalName`, that external name: its
-    /// DNS probe feeds the dependency too.
-    external_of: Vec<Option<String>>,
+    /// [`Board::settle`] has them started.
+    wanted: Vec<Check>,
+    /// For each Service dependency last seen as `type: ExternalName`, the probe of its
+    /// external name, which feeds the dependency too (once [`Board::settle`] has added it).
+    external_of: Vec<Option<Check>>,
 }
 
 /// A dependency whose verdict changed, for progress logs.
@@ -100,7 +101,7 @@ impl Board {
     pub fn new(deps: Vec<Dependency>) -> (Self, Vec<SourceKey>) {
         let mut board = Self {
             keys: Vec::new(),
-            sources_of: Vec::new(),
+            rules: Vec::new(),
             states: Vec::new(),
             verdicts: vec![Readiness::unknown("starting".into()); deps.len()],
             last_live: vec![None; deps.len()],
@@ -109,8 +110,8 @@ impl Board {
             deps: Vec::new(),
         };
         for dep in &deps {
-            let sources = dep.sources().into_iter().map(|k| board.source(k)).collect();
-            board.sources_of.push(sources);
+            let rule = dep.rule().map(|key| board.source(key));
+            board.rules.push(rule);
         }
         board.deps = deps;
         let keys = board.keys.clone();
@@ -119,17 +120,19 @@ impl Board {
 
     /// The index of source `key`, added if new.
     fn source(&mut self, key: SourceKey) -> usize {
-        if let Some(i) = self.keys.iter().position(|k| *k == key) {
+        if let Some(i) = self.index_of(&key) {
             return i;
         }
         self.states.push(match key {
             SourceKey::Watch(_) => SourceState::Watch(Phase::Listing),
-            SourceKey::Dns(_) | SourceKey::Tcp { .. } | SourceKey::Http { .. } => {
-                SourceState::Probe(None)
-            }
+            SourceKey::Probe(_) => SourceState::Probe(None),
         });
         self.keys.push(key);
         self.keys.len() - 1
+    }
+
+    fn index_of(&self, key: &SourceKey) -> Option<usize> {
+        self.keys.iter().position(|k| k == key)
     }
 
     /// The dependencies, in the order given.
@@ -142,23 +145,19 @@ impl Board {
         &self.keys
     }
 
+    /// Dependency `dep`'s rule, with its sources' indexes.
+    pub fn rule(&self, dep: usize) -> &Rule<usize> {
+        &self.rules[dep]
+    }
+
     /// Record a watcher's new phase.
     pub fn set_phase(&mut self, source: usize, phase: Phase) {
         self.states[source] = SourceState::Watch(phase);
     }
 
     /// Record a probe's new result.
-    pub fn set_probe(&mut self, source: usize, ready: bool, detail: String) {
-        self.states[source] = SourceState::Probe(Some((ready, detail)));
-    }
-
-    /// Probes the last judgements asked for and no source provides: add each as a source
-    /// (returned with its index) and start it, then re-judge it.
-    pub fn take_wanted(&mut self) -> Vec<(usize, SourceKey)> {
-        std::mem::take(&mut self.wanted)
-            .into_iter()
-            .map(|key| (self.source(key.clone()), key))
-            .collect()
+    pub fn set_probe(&mut self, source: usize, status: ProbeStatus) {
+        self.states[source] = SourceState::Probe(Some(status));
     }
 
     /// Re-judge every dependency that reads `source`; returns those whose verdict changed.
@@ -177,151 +176,131 @@ impl Board {
         changes
     }
 
+    /// The one judging step of a wait and of `depwait check`: re-judge what reads the
+    /// `touched` sources, start the probes those judgements asked for (as new sources, judged
+    /// at once as "resolving", and again when their first result comes), and report each
+    /// verdict that changed. `touched` is indexed like [`Board::sources`], grown for new ones,
+    /// and left all false.
+    pub fn settle(
+        &mut self,
+        touched: &mut Vec<bool>,
+        sources: &mut impl Sources,
+        mut changed: impl FnMut(&Dependency, &Readiness),
+    ) {
+        while touched.iter().any(|t| *t) {
+            for (index, flag) in touched.iter_mut().enumerate() {
+                if std::mem::take(flag) {
+                    for change in self.rejudge(index, sources) {
+                        changed(&self.deps[change.dep], &change.readiness);
+                    }
+                }
+            }
+            for check in std::mem::take(&mut self.wanted) {
+                let key = SourceKey::Probe(check.clone());
+                // Two Services may alias one name: one probe, which feeds both.
+                if self.index_of(&key).is_some() {
+                    continue;
+                }
+                let index = self.source(key);
+                sources.start_probe(index, &check);
+                touched.resize(self.keys.len(), false);
+                touched[index] = true;
+            }
+        }
+    }
+
     /// Whether dependency `dep` reads `source`, directly or through the probe its
     /// ExternalName Service asked for.
     fn reads(&self, dep: usize, source: usize) -> bool {
-        if self.sources_of[dep].contains(&source) {
-            return true;
-        }
-        match (&self.keys[source], &self.external_of[dep]) {
-            (SourceKey::Dns(name), Some(external)) => name == external,
-            _ => false,
-        }
+        self.rules[dep].reads(&source)
+            || matches!((&self.keys[source], &self.external_of[dep]),
+                (SourceKey::Probe(probe), Some(external)) if probe == external)
     }
 
     fn judge(&mut self, dep: usize, view: &dyn View) -> Readiness {
-        let sources = self.sources_of[dep].clone();
-        match self.deps[dep].target.clone() {
-            Target::Pods { min, .. } => {
-                let s = sources[0];
-                if let Some(waiting) = self.not_live(dep, &[s], "listing pods") {
+        let r = match self.rules[dep].clone() {
+            Rule::Probe { probe } => return readiness::probe::judge(self.probe(probe)),
+            Rule::Pods { min, pods } => match self.not_live(dep, pods, "listing pods") {
+                Some(waiting) => return waiting,
+                None => pod::judge(min, view.pods(pods).iter().map(|p| p.as_ref())),
+            },
+            Rule::Object { target, object } => match self.not_live(dep, object, "listing") {
+                Some(waiting) => return waiting,
+                None => object::judge(&target, &view.dynamic(object)),
+            },
+            Rule::Service {
+                target,
+                service,
+                endpoints,
+                fallback,
+            } => {
+                if let Some(waiting) = self.not_live(dep, service, "listing services") {
                     return waiting;
                 }
-                let r = pod::judge(min, view.pods(s).iter().map(|p| p.as_ref()));
-                self.last_live[dep] = Some(r.summary.clone());
-                r
-            }
-            Target::Service(t) => {
-                let (svc, eps) = (sources[0], sources[1]);
-                if let Some(waiting) = self.not_live(dep, &[svc], "listing services") {
-                    return waiting;
-                }
-                let service = view.dynamic(svc).into_iter().next();
+                let seen = view.dynamic(service).into_iter().next();
                 self.external_of[dep] = None;
-                let r = match service.as_deref().map(endpoints::service_kind) {
-                    None => match (&t.absolute_fallback, sources.get(2)) {
-                        (Some(name), Some(&probe)) => {
-                            let (ready, detail) = self.probe(probe);
-                            Readiness {
-                                ready,
-                                ready_objects: usize::from(ready),
-                                counted_objects: 1,
-                                summary: format!(
-                                    "no Service {} in namespace {}, and {name} {}",
-                                    t.name,
-                                    t.namespace,
-                                    if ready {
-                                        format!("resolves ({detail})")
-                                    } else {
-                                        format!("does not resolve: {detail}")
-                                    }
-                                ),
-                                failed: false,
-                            }
-                        }
-                        _ => Readiness::unknown(format!(
-                            "Service {}/{} does not exist yet",
-                            t.namespace, t.name
-                        )),
+                let fallback = fallback.map(|f| self.probe(f));
+                match readiness::service::judge(&target, seen.as_deref(), fallback) {
+                    Step::Done(r) => r,
+                    Step::Endpoints => match self.not_live(dep, endpoints, "listing endpoints") {
+                        Some(waiting) => return waiting,
+                        None => readiness::endpoints::judge(
+                            target.min,
+                            target.hostname.as_deref(),
+                            &view.dynamic(endpoints),
+                        ),
                     },
-                    Some(ServiceKind::ExternalName(name)) if t.min > 1 => {
-                        endpoints::external_name_with_min(&t.namespace, &t.name, &name, t.min)
-                    }
-                    Some(ServiceKind::ExternalName(name)) => {
-                        self.external_of[dep] = Some(name.clone());
-                        let key = SourceKey::Dns(name.clone());
-                        let (ready, detail) = match self.keys.iter().position(|k| *k == key) {
-                            Some(probe) => self.probe(probe),
-                            None => {
-                                self.wanted.push(key);
-                                (false, "resolving".into())
-                            }
-                        };
-                        Readiness {
-                            ready,
-                            ready_objects: usize::from(ready),
-                            counted_objects: 1,
-                            summary: format!("ExternalName {name}: {detail}"),
-                            failed: false,
+                    Step::Resolve(check) => {
+                        let probe = self.index_of(&SourceKey::Probe(check.clone()));
+                        if probe.is_none() {
+                            self.wanted.push(check.clone());
                         }
+                        self.external_of[dep] = Some(check.clone());
+                        readiness::service::external_name(&check, probe.and_then(|p| self.probe(p)))
                     }
-                    Some(ServiceKind::Endpoints) => {
-                        if let Some(waiting) = self.not_live(dep, &[eps], "listing endpoints") {
-                            return waiting;
-                        }
-                        endpoints::judge(t.min, t.hostname.as_deref(), &view.dynamic(eps))
-                    }
-                };
-                self.last_live[dep] = Some(r.summary.clone());
-                r
-            }
-            Target::Dns { .. } | Target::Tcp { .. } | Target::Http { .. } => {
-                let (ready, detail) = self.probe(sources[0]);
-                Readiness {
-                    ready,
-                    ready_objects: usize::from(ready),
-                    counted_objects: 1,
-                    summary: detail,
-                    failed: false,
                 }
             }
-            Target::Object(t) => {
-                let s = sources[0];
-                if let Some(waiting) = self.not_live(dep, &[s], "listing") {
-                    return waiting;
-                }
-                let r = object::judge(&t, &view.dynamic(s));
-                self.last_live[dep] = Some(r.summary.clone());
-                r
-            }
-        }
+        };
+        self.last_live[dep] = Some(r.summary.clone());
+        r
     }
 
-    /// A probe's result; not ready while it has none.
-    fn probe(&self, source: usize) -> (bool, String) {
+    /// A probe's last result, if it has one.
+    fn probe(&self, source: usize) -> Option<&ProbeStatus> {
         match &self.states[source] {
-            SourceState::Probe(Some((ready, detail))) => (*ready, detail.clone()),
-            _ => (false, "resolving".into()),
+            SourceState::Probe(status) => status.as_ref(),
+            SourceState::Watch(_) => None,
         }
     }
 
-    /// The not-ready verdict while any of `sources` is not live; `None` when all are.
-    fn not_live(&self, dep: usize, sources: &[usize], listing: &str) -> Option<Readiness> {
-        for &s in sources {
-            let what = match &self.states[s] {
-                SourceState::Watch(Phase::Live) | SourceState::Probe(_) => continue,
-                SourceState::Watch(Phase::Listing) => listing.to_string(),
-                SourceState::Watch(Phase::Failing(reason)) => {
-                    format!("API error, retrying: {reason}")
-                }
-                SourceState::Watch(Phase::NotServed(reason)) => reason.clone(),
-            };
-            return Some(Readiness::unknown(match &self.last_live[dep] {
-                Some(last) => format!("{what} (last seen: {last})"),
-                None => what,
-            }));
-        }
-        None
+    /// The not-ready verdict while `source` is not live; `None` when it is.
+    fn not_live(&self, dep: usize, source: usize, listing: &str) -> Option<Readiness> {
+        let (what, api_error) = match &self.states[source] {
+            SourceState::Watch(Phase::Live) | SourceState::Probe(_) => return None,
+            SourceState::Watch(Phase::Listing) => (listing.to_string(), false),
+            SourceState::Watch(Phase::Failing(reason)) => {
+                (format!("API error, retrying: {reason}"), true)
+            }
+            SourceState::Watch(Phase::NotServed(reason)) => (reason.clone(), false),
+        };
+        let summary = match &self.last_live[dep] {
+            Some(last) => format!("{what} (last seen: {last})"),
+            None => what,
+        };
+        Some(match api_error {
+            true => Readiness::api_error(summary),
+            false => Readiness::unknown(summary),
+        })
     }
 
     /// The first dependency that failed for good, if any.
     pub fn failed(&self) -> Option<usize> {
-        self.verdicts.iter().position(|v| v.failed)
+        self.verdicts.iter().position(Readiness::is_failed)
     }
 
     /// True when every dependency is Ready now, each from live stores.
     pub fn all_ready(&self) -> bool {
-        self.verdicts.iter().all(|v| v.ready)
+        self.verdicts.iter().all(Readiness::is_ready)
     }
 
     /// Every dependency with its current verdict.
@@ -340,9 +319,9 @@ pub trait Progress {
 
 /// The running sources, as the waiting loop needs them.
 pub trait Sources: View {
-    /// Start probing `key` as source `index` (an ExternalName Service's name, found while
-    /// waiting); its results arrive as [`Update::Probe`].
-    fn start_probe(&mut self, index: usize, key: &SourceKey);
+    /// Start probing `check` as source `index` (an ExternalName Service's name, found while
+    /// judging); a wait's results arrive as [`Update::Probe`].
+    fn start_probe(&mut self, index: usize, check: &Check);
 }
 
 /// Wait until every dependency is Ready at once, `deadline` passes, `shutdown` resolves, or a
@@ -391,34 +370,17 @@ pub async fn wait(
                     touched[index] = true;
                 }
                 Update::Changed { index } => touched[index] = true,
-                Update::Probe {
-                    index,
-                    ready,
-                    detail,
-                } => {
-                    board.set_probe(index, ready, detail);
+                Update::Probe { index, status } => {
+                    board.set_probe(index, status);
                     touched[index] = true;
                 }
                 Update::Fatal { error, .. } => return Outcome::Fatal(error),
             }
             next = updates.try_recv().ok();
         }
-        // Judging may ask for new probes (ExternalName Services); those are judged at once,
-        // as "resolving", and again when their first result comes.
-        while touched.iter().any(|t| *t) {
-            for (index, flag) in touched.iter_mut().enumerate() {
-                if std::mem::take(flag) {
-                    for change in board.rejudge(index, sources) {
-                        progress.changed(&board.deps[change.dep], &change.readiness);
-                    }
-                }
-            }
-            for (index, key) in board.take_wanted() {
-                sources.start_probe(index, &key);
-                touched.resize(board.sources().len(), false);
-                touched[index] = true;
-            }
-        }
+        board.settle(&mut touched, sources, |dep, readiness| {
+            progress.changed(dep, readiness)
+        });
         if board.all_ready() {
             return Outcome::Ready;
         }
@@ -436,7 +398,7 @@ pub async fn wait(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dependency::ServiceTarget;
+    use crate::dependency::{ServiceTarget, Target};
     use crate::selector::LabelSelector;
     use serde_json::json;
 
@@ -462,11 +424,18 @@ mod tests {
         )
     }
 
-    /// Sources as plain vectors, by index.
+    /// Sources as plain vectors, by index; probes started are recorded.
     #[derive(Default)]
     struct Fake {
         pods: Vec<Vec<Arc<WatchedPod>>>,
         dynamic: Vec<Vec<Arc<DynamicObject>>>,
+        started: Vec<(usize, Check)>,
+    }
+
+    impl Sources for Fake {
+        fn start_probe(&mut self, index: usize, check: &Check) {
+            self.started.push((index, check.clone()));
+        }
     }
 
     impl Fake {
@@ -495,7 +464,11 @@ mod tests {
             dep("a", "app=x", Some(2)),
         ]);
         assert_eq!(keys.len(), 2);
-        assert_eq!(board.sources_of, vec![vec![0], vec![1], vec![0]]);
+        let pods = |dep| match board.rule(dep) {
+            Rule::Pods { pods, .. } => *pods,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!([pods(0), pods(1), pods(2)], [0, 1, 0]);
     }
 
     #[test]
@@ -608,14 +581,14 @@ mod tests {
     #[test]
     fn an_ambiguous_name_without_a_service_counts_when_its_absolute_name_resolves() {
         let (mut board, keys) = Board::new(vec![service_dep(Some("mysql.db."))]);
-        assert_eq!(keys[2], SourceKey::Dns("mysql.db.".into()));
+        assert_eq!(keys[2], SourceKey::Probe(Check::dns("mysql.db.")));
         let view = Fake::default();
         board.set_phase(0, Phase::Live);
         board.set_phase(1, Phase::Live);
-        board.set_probe(2, false, "NXDOMAIN".into());
+        board.set_probe(2, ProbeStatus::NotReady("NXDOMAIN".into()));
         board.rejudge(2, &view);
         assert!(!board.all_ready());
-        board.set_probe(2, true, "10.1.2.3".into());
+        board.set_probe(2, ProbeStatus::Ready("10.1.2.3".into()));
         board.rejudge(2, &view);
         assert!(board.all_ready());
         // Once the Service exists, only its endpoints count.
@@ -644,11 +617,16 @@ mod tests {
             ],
             ..Fake::default()
         };
+        let mut view = view;
         board.set_phase(0, Phase::Live);
-        board.rejudge(0, &view);
-        let wanted = board.take_wanted();
-        assert_eq!(wanted, vec![(2, SourceKey::Dns("db.example.com".into()))]);
-        board.set_probe(2, true, "10.9.9.9".into());
+        let mut changes = Vec::new();
+        board.settle(&mut vec![true, false], &mut view, |_, r| {
+            changes.push(r.clone())
+        });
+        assert_eq!(view.started, vec![(2, Check::dns("db.example.com"))]);
+        assert_eq!(changes.len(), 1, "judged once, as resolving: {changes:?}");
+        assert_eq!(changes[0].summary, "ExternalName db.example.com: resolving");
+        board.set_probe(2, ProbeStatus::Ready("10.9.9.9".into()));
         let changes = board.rejudge(2, &view);
         assert_eq!(changes.len(), 1);
         assert!(board.all_ready());

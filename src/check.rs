@@ -9,12 +9,13 @@ use futures::future::join_all;
 use kube::Client;
 use kube::api::DynamicObject;
 
-use crate::aggregate::{Board, View};
+use crate::aggregate::{Board, Sources, View};
 use crate::api_error::{FatalApiError, Verdict};
 use crate::deadline::Deadline;
-use crate::dependency::{Dependency, SourceKey, Target};
+use crate::dependency::{Dependency, Rule, SourceKey, Target};
 use crate::exit::ExitCode;
-use crate::probe;
+use crate::probe::{self, Check, ProbeStatus};
+use crate::readiness::State;
 use crate::readiness::pod::{PodVerdict, verdict};
 use crate::watch::{self, Discovery, Phase, Snapshot};
 
@@ -22,19 +23,27 @@ use crate::watch::{self, Discovery, Phase, Snapshot};
 /// `--timeout` does not end it first: a little more than one probe attempt may take.
 const PROBE_CHECK_LIMIT: Duration = Duration::from_secs(3);
 
-/// What each source gave, by index.
+/// What each source gave, by index, and the probes judging asked for since.
 #[derive(Default)]
 struct Lists {
     pods: Vec<Vec<Arc<WatchedPod>>>,
     dynamic: Vec<Vec<Arc<DynamicObject>>>,
+    /// Probes judging asked for (an ExternalName Service's name): run once, after.
+    wanted: Vec<(usize, Check)>,
 }
 
 impl View for Lists {
     fn pods(&self, source: usize) -> Vec<Arc<WatchedPod>> {
-        self.pods[source].clone()
+        self.pods.get(source).cloned().unwrap_or_default()
     }
     fn dynamic(&self, source: usize) -> Vec<Arc<DynamicObject>> {
-        self.dynamic[source].clone()
+        self.dynamic.get(source).cloned().unwrap_or_default()
+    }
+}
+
+impl Sources for Lists {
+    fn start_probe(&mut self, index: usize, check: &Check) {
+        self.wanted.push((index, check.clone()));
     }
 }
 
@@ -45,7 +54,7 @@ enum Answer {
     /// A list of other objects.
     Dynamic(Vec<Arc<DynamicObject>>),
     /// A probe's result.
-    Probe(bool, String),
+    Probe(ProbeStatus),
     /// No list: why (a 503, or no answer before the deadline).
     Failing(String),
     /// An error waiting cannot fix.
@@ -67,6 +76,7 @@ pub async fn run(
     let mut lists = Lists {
         pods: vec![Vec::new(); keys.len()],
         dynamic: vec![Vec::new(); keys.len()],
+        wanted: Vec::new(),
     };
     let answers = join_all(
         keys.iter()
@@ -83,7 +93,7 @@ pub async fn run(
                 lists.dynamic[index] = objects;
                 board.set_phase(index, Phase::Live);
             }
-            Answer::Probe(ready, detail) => board.set_probe(index, ready, detail),
+            Answer::Probe(status) => board.set_probe(index, status),
             // The same judgement as the waiter's: a 403 is an answer, a 503 is not.
             Answer::Fatal(error) => {
                 return (
@@ -94,22 +104,17 @@ pub async fn run(
             Answer::Failing(reason) => board.set_phase(index, Phase::Failing(reason)),
         }
     }
-    for index in 0..keys.len() {
-        board.rejudge(index, &lists);
+    // The wait's own judging step; an ExternalName Service asks for its name to be resolved:
+    // once, here too.
+    let mut touched = vec![true; keys.len()];
+    board.settle(&mut touched, &mut lists, |_, _| {});
+    let wanted = std::mem::take(&mut lists.wanted);
+    let answers = join_all(wanted.iter().map(|(_, check)| probe_once(check, deadline))).await;
+    for ((index, _), status) in wanted.into_iter().zip(answers) {
+        board.set_probe(index, status);
+        touched[index] = true;
     }
-    // An ExternalName Service asks for its name to be resolved: once, here too.
-    let wanted: Vec<(usize, SourceKey)> = board
-        .take_wanted()
-        .into_iter()
-        .filter(|(_, key)| matches!(key, SourceKey::Dns(_)))
-        .collect();
-    let answers = join_all(wanted.iter().map(|(_, key)| probe_once(key, deadline))).await;
-    for ((index, _), (ready, detail)) in wanted.into_iter().zip(answers) {
-        board.set_probe(index, ready, detail);
-        lists.pods.push(Vec::new());
-        lists.dynamic.push(Vec::new());
-        board.rejudge(index, &lists);
-    }
+    board.settle(&mut touched, &mut lists, |_, _| {});
 
     let mut rows = vec![[
         "DEPENDENCY".to_string(),
@@ -117,21 +122,13 @@ pub async fn run(
         "READY".into(),
         "DETAIL".into(),
     ]];
-    for (dep, readiness) in board.verdicts() {
-        let (state, counts) = if readiness.ready {
-            (
-                "READY",
-                format!("{}/{}", readiness.ready_objects, readiness.counted_objects),
-            )
-        } else if readiness.failed {
-            ("FAILED", "-".to_string())
-        } else if readiness.summary.starts_with("API error") {
-            ("ERROR", "-".to_string())
-        } else {
-            (
-                "NOT READY",
-                format!("{}/{}", readiness.ready_objects, readiness.counted_objects),
-            )
+    for (index, (dep, readiness)) in board.verdicts().enumerate() {
+        let counted = format!("{}/{}", readiness.ready_objects, readiness.counted_objects);
+        let (state, counts) = match readiness.state {
+            State::Ready => ("READY", counted),
+            State::Failed => ("FAILED", "-".to_string()),
+            State::ApiError => ("ERROR", "-".to_string()),
+            State::NotReady => ("NOT READY", counted),
         };
         let min = match &dep.target {
             Target::Pods { min, .. } => *min,
@@ -143,13 +140,13 @@ pub async fn run(
             _ => counts,
         };
         let mut details: Vec<String> = Vec::new();
-        if !readiness.ready && matches!(dep.target, Target::Pods { .. }) {
-            let source = board
-                .sources()
-                .iter()
-                .position(|k| dep.sources().first() == Some(k))
-                .unwrap_or_default();
-            let mut waiting: Vec<(String, String)> = lists.pods[source]
+        let pods = match board.rule(index) {
+            Rule::Pods { pods, .. } => Some(*pods),
+            _ => None,
+        };
+        if let Some(source) = pods.filter(|_| !readiness.is_ready()) {
+            let mut waiting: Vec<(String, String)> = lists
+                .pods(source)
                 .iter()
                 .filter_map(|p| match verdict(p) {
                     PodVerdict::NotReady(why) => {
@@ -164,8 +161,8 @@ pub async fn run(
                 .map(|(n, w)| format!("{n}: {w}"))
                 .collect();
         }
-        if details.is_empty() && !readiness.ready || !matches!(dep.target, Target::Pods { .. }) {
-            details = vec![readiness.summary.clone()];
+        if details.is_empty() && !readiness.is_ready() || pods.is_none() {
+            details = vec![readiness.detail().into_owned()];
         }
         let first = details.first().cloned().unwrap_or_default();
         rows.push([dep.to_string(), state.into(), counts, first]);
@@ -190,9 +187,9 @@ async fn look(
     key: &SourceKey,
     deadline: Deadline,
 ) -> Answer {
-    let SourceKey::Watch(w) = key else {
-        let (ready, detail) = probe_once(key, deadline).await;
-        return Answer::Probe(ready, detail);
+    let w = match key {
+        SourceKey::Watch(w) => w,
+        SourceKey::Probe(check) => return Answer::Probe(probe_once(check, deadline).await),
     };
     let Some(client) = client else {
         return Answer::Failing("no Kubernetes credentials".into());
@@ -211,13 +208,10 @@ async fn look(
 }
 
 /// One probe answer (DNS, TCP, HTTP), through the same probe a wait uses, or why there is none.
-async fn probe_once(key: &SourceKey, deadline: Deadline) -> (bool, String) {
-    let Some(check) = probe::Check::for_source(key) else {
-        return (false, "not a probe".into());
-    };
+async fn probe_once(check: &Check, deadline: Deadline) -> ProbeStatus {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let mut tx = Some(tx);
-    let task = probe::spawn(check, move |status| {
+    let task = probe::spawn(check.clone(), move |status| {
         if let Some(tx) = tx.take() {
             let _ = tx.send(status);
         }
@@ -228,13 +222,11 @@ async fn probe_once(key: &SourceKey, deadline: Deadline) -> (bool, String) {
         .await;
     task.abort();
     match answer {
-        Ok(Ok(Ok(probe::ProbeStatus::Ready(detail)))) => (true, detail),
-        Ok(Ok(Ok(probe::ProbeStatus::NotReady(reason)))) => (false, reason),
-        Ok(_) => (
-            false,
-            format!("no answer within {}s", PROBE_CHECK_LIMIT.as_secs()),
-        ),
-        Err(no_answer) => (false, no_answer.to_string()),
+        Ok(Ok(Ok(status))) => status,
+        Ok(_) => {
+            ProbeStatus::NotReady(format!("no answer within {}s", PROBE_CHECK_LIMIT.as_secs()))
+        }
+        Err(no_answer) => ProbeStatus::NotReady(no_answer.to_string()),
     }
 }
 

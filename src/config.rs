@@ -14,6 +14,7 @@ mod objects;
 use crate::cli::{Input, LogFormat, Sourced};
 use crate::dependency::{Dependency, ServiceTarget, Target};
 use crate::names::{self, HostName};
+use crate::probe::Check;
 use crate::selector::{LabelSelector, is_dns1123_label};
 
 /// Larger JSON is refused before parsing: no legitimate dependency list comes near it, and an
@@ -452,9 +453,7 @@ fn parse_dns(host: &str, origin: String) -> Result<Dependency, ConfigError> {
         example: HOST_EXAMPLE,
     })?;
     Ok(Dependency {
-        target: Target::Dns {
-            name: host.to_string(),
-        },
+        target: Target::Probe(Check::dns(host)),
         origin,
     })
 }
@@ -726,16 +725,9 @@ mod tests {
         assert_eq!(s.absolute_fallback, None, "`.svc` names are certain");
         assert_eq!(
             d[4].target,
-            Target::Dns {
-                name: "db.internal.corp.example".into()
-            }
+            Target::Probe(Check::dns("db.internal.corp.example"))
         );
-        assert_eq!(
-            d[5].target,
-            Target::Dns {
-                name: "mysql.db".into()
-            }
-        );
+        assert_eq!(d[5].target, Target::Probe(Check::dns("mysql.db")));
         assert_eq!(
             d.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
             [

@@ -2,9 +2,8 @@
 
 use std::fmt;
 
-use crate::probe::StatusSet;
+use crate::probe::Check;
 use crate::selector::LabelSelector;
-use crate::text::Url;
 
 /// One thing that must be Ready before the pod may start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,28 +30,12 @@ pub enum Target {
     },
     /// A Service with ready endpoints (`--service`, or a cluster-form host name).
     Service(ServiceTarget),
-    /// A name resolved through DNS, as the pod's resolver would (`--dns`, or any host name that
-    /// is not of cluster form, or when EndpointSlices may not be watched).
-    Dns {
-        /// The name as given.
-        name: String,
-    },
     /// One object of any type (`--job`, `--rollout`, `--resource`), judged by `wait_for`.
     Object(ObjectTarget),
-    /// A TCP port accepting connections (`--tcp`); probed, since it cannot be watched.
-    Tcp {
-        /// Host name or IP address.
-        host: String,
-        /// Port.
-        port: u16,
-    },
-    /// An HTTP(S) URL answering a GET with an accepted status (`--http`); probed.
-    Http {
-        /// The URL, without the `#STATUSES` suffix; shown redacted.
-        url: Url,
-        /// Accepted statuses (2xx by default).
-        accept: StatusSet,
-    },
+    /// A check that cannot be watched, probed with backoff: a name resolved through DNS as the
+    /// pod's resolver would (`--dns`, a host name not of cluster form, or one whose Service may
+    /// not be watched), a TCP port (`--tcp`), an HTTP(S) URL (`--http`).
+    Probe(Check),
 }
 
 /// One object and what it must show.
@@ -152,17 +135,22 @@ impl Dependency {
         match &self.target {
             Target::Pods { .. } | Target::Object(_) => true,
             Target::Service(s) => s.written.is_none(),
-            Target::Dns { .. } | Target::Tcp { .. } | Target::Http { .. } => false,
+            Target::Probe(_) => false,
+        }
+    }
+
+    /// The check, for a dependency that is probed.
+    pub fn probe(&self) -> Option<&Check> {
+        match &self.target {
+            Target::Probe(check) => Some(check),
+            _ => None,
         }
     }
 
     /// Whether this dependency is judged from watched API objects (pods, or what controllers
     /// derive from pods' statuses), as opposed to a DNS, TCP or HTTP probe.
     pub fn is_watched(&self) -> bool {
-        !matches!(
-            self.target,
-            Target::Dns { .. } | Target::Tcp { .. } | Target::Http { .. }
-        )
+        !matches!(self.target, Target::Probe(_))
     }
 
     /// Judge a positional HOST name through DNS instead of watching (no access, no
@@ -173,63 +161,158 @@ impl Dependency {
             ..
         }) = &self.target
         {
-            self.target = Target::Dns { name: name.clone() };
+            self.target = Target::Probe(Check::dns(name.clone()));
         }
     }
 
-    /// The sources this dependency is judged from, in the order [`crate::aggregate`] expects
-    /// them for its kind.
+    /// The sources this dependency is judged from (shared with equal dependencies: one watcher
+    /// per distinct key).
     pub fn sources(&self) -> Vec<SourceKey> {
-        match &self.target {
-            Target::Pods {
-                namespace,
-                selector,
-                ..
-            } => vec![SourceKey::Watch(WatchKey {
-                kind: WatchKind::Pods,
-                namespace: namespace.clone(),
-                labels: Some(selector.as_str().to_string()),
-                name: None,
+        self.rule().into_sources()
+    }
+
+    /// The rule this dependency is judged by, with its sources by name.
+    pub fn rule(&self) -> Rule<SourceKey> {
+        let watch = |kind, namespace: &str, labels: Option<String>, name: Option<&str>| {
+            SourceKey::Watch(WatchKey {
+                kind,
+                namespace: namespace.to_string(),
+                labels,
+                name: name.map(str::to_string),
                 resource: None,
-            })],
-            Target::Service(s) => {
-                let mut keys = vec![
-                    SourceKey::Watch(WatchKey {
-                        kind: WatchKind::Services,
-                        namespace: s.namespace.clone(),
-                        labels: None,
-                        name: Some(s.name.clone()),
-                        resource: None,
-                    }),
-                    SourceKey::Watch(WatchKey {
-                        kind: WatchKind::ServiceEndpoints,
-                        namespace: s.namespace.clone(),
-                        labels: None,
-                        name: Some(s.name.clone()),
-                        resource: None,
-                    }),
-                ];
-                if let Some(name) = &s.absolute_fallback {
-                    keys.push(SourceKey::Dns(name.clone()));
-                }
-                keys
-            }
-            Target::Dns { name } => vec![SourceKey::Dns(name.clone())],
-            Target::Object(o) => vec![SourceKey::Watch(WatchKey {
+            })
+        };
+        let object = |o: &ObjectTarget| {
+            SourceKey::Watch(WatchKey {
                 kind: WatchKind::Objects,
                 namespace: o.namespace.clone().unwrap_or_default(),
                 labels: None,
                 name: Some(o.name.clone()),
                 resource: Some(o.resource.clone()),
-            })],
-            Target::Tcp { host, port } => vec![SourceKey::Tcp {
-                host: host.clone(),
-                port: *port,
-            }],
-            Target::Http { url, accept } => vec![SourceKey::Http {
-                url: url.clone(),
-                accept: accept.clone(),
-            }],
+            })
+        };
+        match &self.target {
+            Target::Pods {
+                namespace,
+                selector,
+                min,
+            } => Rule::Pods {
+                min: *min,
+                pods: watch(
+                    WatchKind::Pods,
+                    namespace,
+                    Some(selector.as_str().to_string()),
+                    None,
+                ),
+            },
+            Target::Service(s) => Rule::Service {
+                target: s.clone(),
+                service: watch(WatchKind::Services, &s.namespace, None, Some(&s.name)),
+                endpoints: watch(
+                    WatchKind::ServiceEndpoints,
+                    &s.namespace,
+                    None,
+                    Some(&s.name),
+                ),
+                fallback: s
+                    .absolute_fallback
+                    .as_ref()
+                    .map(|name| SourceKey::Probe(Check::dns(name.clone()))),
+            },
+            Target::Object(o) => Rule::Object {
+                target: o.clone(),
+                object: object(o),
+            },
+            Target::Probe(check) => Rule::Probe {
+                probe: SourceKey::Probe(check.clone()),
+            },
+        }
+    }
+}
+
+/// How a dependency is judged: its rule's parameters and its sources by what each is for. `S`
+/// is a [`SourceKey`] in the model and the aggregator's index of that source on its board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule<S> {
+    /// Pods matching a selector: all Ready, or `min` of them ([`crate::readiness::pod`]).
+    Pods {
+        /// `None`: every counted pod; `Some(n)`: a quorum.
+        min: Option<u32>,
+        /// The watched pods.
+        pods: S,
+    },
+    /// A Service: its object says how to judge it, its endpoints whether it is ready
+    /// ([`crate::readiness::service`]).
+    Service {
+        /// What is asked of it.
+        target: ServiceTarget,
+        /// The Service object.
+        service: S,
+        /// Its endpoints.
+        endpoints: S,
+        /// The absolute DNS name that counts while no such Service exists, if any.
+        fallback: Option<S>,
+    },
+    /// One object ([`crate::readiness::object`]).
+    Object {
+        /// What it must show.
+        target: ObjectTarget,
+        /// The watched object.
+        object: S,
+    },
+    /// A probe's last result ([`crate::readiness::probe`]).
+    Probe {
+        /// The probe.
+        probe: S,
+    },
+}
+
+impl<S> Rule<S> {
+    /// The same rule, each source replaced by `f`'s answer.
+    pub fn map<T>(self, mut f: impl FnMut(S) -> T) -> Rule<T> {
+        match self {
+            Rule::Pods { min, pods } => Rule::Pods { min, pods: f(pods) },
+            Rule::Service {
+                target,
+                service,
+                endpoints,
+                fallback,
+            } => Rule::Service {
+                target,
+                service: f(service),
+                endpoints: f(endpoints),
+                fallback: fallback.map(f),
+            },
+            Rule::Object { target, object } => Rule::Object {
+                target,
+                object: f(object),
+            },
+            Rule::Probe { probe } => Rule::Probe { probe: f(probe) },
+        }
+    }
+
+    /// Every source, in a fixed order.
+    pub fn into_sources(self) -> Vec<S> {
+        let mut all = Vec::new();
+        let _ = self.map(|s| all.push(s));
+        all
+    }
+
+    /// Whether `source` is one of this rule's sources.
+    pub fn reads(&self, source: &S) -> bool
+    where
+        S: PartialEq,
+    {
+        match self {
+            Rule::Pods { pods: s, .. }
+            | Rule::Object { object: s, .. }
+            | Rule::Probe { probe: s } => s == source,
+            Rule::Service {
+                service,
+                endpoints,
+                fallback,
+                ..
+            } => service == source || endpoints == source || fallback.as_ref() == Some(source),
         }
     }
 }
@@ -271,12 +354,7 @@ impl Dependency {
                 }
                 Ok(())
             }
-            Target::Dns { name } => write!(f, "{name}"),
-            Target::Tcp { host, port } => write!(f, "tcp {host}:{port}"),
-            Target::Http { url, accept } if *accept == StatusSet::default() => {
-                write!(f, "http {url}")
-            }
-            Target::Http { url, accept } => write!(f, "http {url} ({accept})"),
+            Target::Probe(check) => write!(f, "{check}"),
             Target::Object(o) => {
                 let at = match &o.namespace {
                     Some(ns) => format!("{ns}/"),
@@ -297,27 +375,13 @@ impl Dependency {
     }
 }
 
-/// Something a dependency is judged from: a watched set of objects, or a DNS probe.
+/// Something a dependency is judged from: a watched set of objects, or a probe.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SourceKey {
     /// A watcher and its store.
     Watch(WatchKey),
-    /// A DNS name probed with backoff (DNS cannot be watched).
-    Dns(String),
-    /// A TCP port probed with backoff.
-    Tcp {
-        /// Host name or IP address.
-        host: String,
-        /// Port.
-        port: u16,
-    },
-    /// An HTTP(S) GET probed with backoff.
-    Http {
-        /// The URL; shown redacted.
-        url: Url,
-        /// Accepted statuses.
-        accept: StatusSet,
-    },
+    /// A check retried with backoff (DNS, TCP and HTTP cannot be watched).
+    Probe(Check),
 }
 
 /// What a watcher lists and watches.

@@ -83,7 +83,14 @@ pub async fn run(mut config: Config) -> ExitCode {
     report::duplicates(&config.duplicates);
 
     // A CA that does not parse is a configuration error, found before any request.
-    if let Err(e) = tls::check_trust(&config.dependencies).await {
+    if let Err(e) = tls::check_trust(
+        config
+            .dependencies
+            .iter()
+            .filter_map(dependency::Dependency::probe),
+    )
+    .await
+    {
         let text = format!("depwait: {e}");
         report::ended_before_wait(ExitCode::Usage, &text, &config.termination_log);
         return ExitCode::Usage;

@@ -174,7 +174,14 @@ fn clap_refused(e: &clap::Error) -> std::process::ExitCode {
 async fn check(config: Config) -> ExitCode {
     // `--timeout` bounds the whole check, from here.
     let deadline = depwait::deadline::Deadline::after(config.timeout);
-    if let Err(e) = depwait::tls::check_trust(&config.dependencies).await {
+    if let Err(e) = depwait::tls::check_trust(
+        config
+            .dependencies
+            .iter()
+            .filter_map(depwait::dependency::Dependency::probe),
+    )
+    .await
+    {
         output::stderr_line(&format!("depwait: {e}"));
         return ExitCode::Usage;
     }

@@ -325,9 +325,7 @@ mod tests {
         .await
         .unwrap();
         assert!(plan.unconfirmed.contains("shop"));
-        let dns = Target::Dns {
-            name: "web.shop".into(),
-        };
+        let dns = Target::Probe(crate::probe::Check::dns("web.shop"));
         assert!(plan.dependencies.iter().any(|d| d.target == dns));
     }
 
@@ -345,7 +343,7 @@ mod tests {
         assert!(
             plan.dependencies
                 .iter()
-                .all(|d| matches!(d.target, Target::Dns { .. }))
+                .all(|d| matches!(d.target, Target::Probe(crate::probe::Check::Dns { .. })))
         );
         let refused = plan_with(deps(&["--pods", "db:app=zk"]), Purpose::Wait, none(), None).await;
         assert_eq!(refused.err().map(|e| e.code), Some(ExitCode::Usage));

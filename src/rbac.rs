@@ -214,7 +214,7 @@ pub fn render(plan: &Plan, sa: &ServiceAccount, waiter: &Waiter) -> Result<Strin
                     ));
                 }
             }
-            Target::Dns { .. } | Target::Tcp { .. } | Target::Http { .. } => {}
+            Target::Probe(_) => {}
         }
     }
     // The restart guard reads the pod depwait runs in, in its service account's namespace,
@@ -463,9 +463,7 @@ mod tests {
             origin: "test".into(),
         };
         let dns = Dependency {
-            target: Target::Dns {
-                name: "api.example.com".into(),
-            },
+            target: Target::Probe(crate::probe::Check::dns("api.example.com")),
             origin: "test".into(),
         };
         let plan = offline(vec![service, dns, dep("db", "app=zk")]);

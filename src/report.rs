@@ -129,7 +129,7 @@ impl Progress for LogProgress {
         tracing::info!(
             event = "change",
             dependency = %dep,
-            ready = readiness.ready,
+            ready = readiness.is_ready(),
             ready_objects = readiness.ready_objects,
             counted_objects = readiness.counted_objects,
             summary = %summary,
@@ -147,7 +147,7 @@ impl Progress for LogProgress {
         };
         let waiting: Vec<String> = board
             .verdicts()
-            .filter(|(_, r)| !r.ready)
+            .filter(|(_, r)| !r.is_ready())
             .map(|(d, r)| format!("{}: {}", Escaped(d), Escaped(&r.summary)))
             .collect();
         tracing::info!(
@@ -221,7 +221,7 @@ pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
     };
     let waiting: Vec<String> = board
         .verdicts()
-        .filter(|(_, r)| !r.ready)
+        .filter(|(_, r)| !r.is_ready())
         .map(|(d, r)| format!("- {}: {}", Escaped(d), Escaped(&r.summary)))
         .collect();
     if waiting.is_empty() {
@@ -247,7 +247,7 @@ pub fn finished(outcome: &Outcome, code: ExitCode, board: &Board, elapsed: Durat
         Outcome::Interrupted(Signal::Interrupt) => "interrupted",
         Outcome::Interrupted(Signal::Terminate) => "terminated",
     };
-    let not_ready = board.verdicts().filter(|(_, r)| !r.ready).count();
+    let not_ready = board.verdicts().filter(|(_, r)| !r.is_ready()).count();
     let elapsed_ms = elapsed.as_millis() as u64;
     let exit_code = i32::from(code);
     if code == ExitCode::Ready {

@@ -44,9 +44,9 @@ impl Running {
                 (SourceKey::Watch(w), None) => {
                     unreachable!("config gives watches only with a client: {w}")
                 }
-                (SourceKey::Dns(_) | SourceKey::Tcp { .. } | SourceKey::Http { .. }, _) => {
+                (SourceKey::Probe(check), _) => {
                     running.watches.push(None);
-                    running.start_probe(index, key);
+                    running.start_probe(index, check);
                 }
             }
         }
@@ -71,25 +71,13 @@ impl View for Running {
 }
 
 impl Sources for Running {
-    fn start_probe(&mut self, index: usize, key: &SourceKey) {
-        let Some(check) = probe::Check::for_source(key) else {
-            return;
-        };
+    fn start_probe(&mut self, index: usize, check: &probe::Check) {
         if self.watches.len() <= index {
             self.watches.resize_with(index + 1, || None);
         }
         let tx = self.tx.clone();
-        let task = probe::spawn(check, move |status| {
-            let (ready, detail) = match status {
-                probe::ProbeStatus::Ready(detail) => (true, detail),
-                probe::ProbeStatus::NotReady(reason) => (false, reason),
-            };
-            tx.send(Update::Probe {
-                index,
-                ready,
-                detail,
-            })
-            .is_ok()
+        let task = probe::spawn(check.clone(), move |status| {
+            tx.send(Update::Probe { index, status }).is_ok()
         });
         self.probes.push(task);
     }

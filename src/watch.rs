@@ -70,10 +70,8 @@ pub enum Update {
     Probe {
         /// Index into the source list.
         index: usize,
-        /// Whether the probe succeeded.
-        ready: bool,
         /// What it found (`10.0.0.7`) or why not (`NXDOMAIN`).
-        detail: String,
+        status: crate::probe::ProbeStatus,
     },
 }
 

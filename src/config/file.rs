@@ -277,7 +277,10 @@ mod tests {
         assert_eq!(deps.len(), 9);
         assert!(matches!(deps[0].target, Target::Pods { min: Some(2), .. }));
         assert_eq!(deps[6].origin, "--config resources[0]");
-        assert!(matches!(deps[8].target, Target::Http { .. }));
+        assert!(matches!(
+            deps[8].target,
+            Target::Probe(crate::probe::Check::Http { .. })
+        ));
         // JSON is YAML.
         let deps = read_text(r#"{"jobs": ["db/migrate"]}"#).unwrap();
         assert_eq!(deps.len(), 1);

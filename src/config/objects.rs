@@ -7,7 +7,7 @@ use super::{ConfigError, parse_namespace};
 use crate::dependency::{Dependency, ObjectTarget, Target, WaitFor};
 use crate::kinds::TypeName;
 use crate::names;
-use crate::probe::StatusSet;
+use crate::probe::{Check, StatusSet};
 use crate::readiness::object::parse_jsonpath;
 use crate::selector::is_dns1123_label;
 use crate::text::{self, Url};
@@ -243,7 +243,7 @@ pub(super) fn parse_tcp(spec: &str, index: usize) -> Result<Dependency, ConfigEr
         }
     };
     Ok(Dependency {
-        target: Target::Tcp { host, port },
+        target: Target::Probe(Check::Tcp { host, port }),
         origin: format!("--tcp #{index}"),
     })
 }
@@ -300,10 +300,10 @@ pub(super) fn parse_http(spec: &str, index: usize) -> Result<Dependency, ConfigE
         names::validate(host).map_err(|e| err(e.0))?;
     }
     Ok(Dependency {
-        target: Target::Http {
+        target: Target::Probe(Check::Http {
             url: Url::new(url),
             accept,
-        },
+        }),
         origin: format!("--http #{index}"),
     })
 }
@@ -422,7 +422,7 @@ mod tests {
     #[test]
     fn tcp_takes_names_and_addresses() {
         let tcp = |s: &str| match target(parse_tcp(s, 1).unwrap()) {
-            Target::Tcp { host, port } => (host, port),
+            Target::Probe(Check::Tcp { host, port }) => (host, port),
             _ => panic!(),
         };
         assert_eq!(tcp("db.internal:5432"), ("db.internal".into(), 5432));
@@ -445,7 +445,9 @@ mod tests {
     #[test]
     fn http_takes_urls_and_statuses() {
         let http = |s: &str| match target(parse_http(s, 1).unwrap()) {
-            Target::Http { url, accept } => (url.as_sent().to_string(), accept.to_string()),
+            Target::Probe(Check::Http { url, accept }) => {
+                (url.as_sent().to_string(), accept.to_string())
+            }
             _ => panic!(),
         };
         assert_eq!(

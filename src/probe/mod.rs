@@ -1,6 +1,5 @@
-//! Checks that cannot be watched: a DNS name resolving, a TCP port accepting connections.
-//! They are retried with a short capped
-//! backoff, so that release follows within about a second of the answer changing, without
+//! Checks that cannot be watched: a DNS name resolving, a TCP port accepting connections, an
+//! HTTP GET answered. They are retried with a short capped backoff, so that release follows within about a second of the answer changing, without
 //! hammering anything while the answer stays the same.
 //!
 //! A probe reports through a callback only when its result changes, so the aggregator is woken
@@ -17,45 +16,77 @@ use tokio::task::JoinHandle;
 pub use dns::Resolver;
 pub use http::{Resolve, StatusSet};
 
-use crate::dependency::SourceKey;
 use crate::text::Url;
 
-/// What a probe checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a probe checks: the dependency kinds that cannot be watched. A dependency of one of
+/// these kinds is the check itself ([`crate::dependency::Target::Probe`]), and so is the source
+/// it is judged from, so a probe is described once, from the flag to the result.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Check {
     /// The name resolves to at least one address, through the pod's resolver configuration.
-    Dns { host: String },
+    Dns {
+        /// The name as given.
+        host: String,
+    },
     /// A TCP connection to `host:port` is accepted (the name resolved as for `Dns`).
-    Tcp { host: String, port: u16 },
+    Tcp {
+        /// Host name or IP address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
     /// A GET of `url` is answered with a status in `accept`.
-    Http { url: Url, accept: StatusSet },
+    Http {
+        /// The URL, without the `#STATUSES` suffix; shown redacted.
+        url: Url,
+        /// Accepted statuses (2xx by default).
+        accept: StatusSet,
+    },
 }
 
 impl Check {
-    /// The probe that answers `key`; `None` for a watch.
-    pub fn for_source(key: &SourceKey) -> Option<Self> {
-        match key {
-            SourceKey::Dns(name) => Some(Check::Dns { host: name.clone() }),
-            SourceKey::Tcp { host, port } => Some(Check::Tcp {
-                host: host.clone(),
-                port: *port,
-            }),
-            SourceKey::Http { url, accept } => Some(Check::Http {
-                url: url.clone(),
-                accept: accept.clone(),
-            }),
-            SourceKey::Watch(_) => None,
+    /// A DNS check of `host`.
+    pub fn dns(host: impl Into<String>) -> Self {
+        Check::Dns { host: host.into() }
+    }
+}
+
+impl std::fmt::Display for Check {
+    /// `db.example.com`, `tcp db:5432`, `http https://api/healthz (200,204)`: as the
+    /// dependency is named in every line. Unescaped: the caller escapes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Check::Dns { host } => write!(f, "{host}"),
+            Check::Tcp { host, port } => write!(f, "tcp {host}:{port}"),
+            Check::Http { url, accept } if *accept == StatusSet::default() => {
+                write!(f, "http {url}")
+            }
+            Check::Http { url, accept } => write!(f, "http {url} ({accept})"),
         }
     }
 }
 
-/// One probe result.
+/// One probe result, as it travels from the probe task to the verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProbeStatus {
     /// Ready, with what was seen (e.g. the addresses a name resolved to).
     Ready(String),
     /// Not ready, with why (e.g. `NXDOMAIN`), as a progress line shows it.
     NotReady(String),
+}
+
+impl ProbeStatus {
+    /// Whether the check passed.
+    pub fn is_ready(&self) -> bool {
+        matches!(self, ProbeStatus::Ready(_))
+    }
+
+    /// What was seen, or why not.
+    pub fn detail(&self) -> &str {
+        match self {
+            ProbeStatus::Ready(d) | ProbeStatus::NotReady(d) => d,
+        }
+    }
 }
 
 /// The first retry comes this soon after a failed attempt…

@@ -113,26 +113,19 @@ pub fn judge(min: u32, hostname: Option<&str>, objects: &[Arc<DynamicObject>]) -
         } else {
             format!("endpoint {host} not ready")
         };
-        return Readiness {
-            ready: host_ready,
-            ready_objects: usize::from(host_ready),
-            counted_objects: mine.len().min(1),
+        return Readiness::counted(
+            host_ready,
+            usize::from(host_ready),
+            mine.len().min(1),
             summary,
-            failed: false,
-        };
+        );
     }
     let enough = ready >= min as usize;
     let mut summary = counts(ready, not_ready);
     if min > 1 && !enough {
         summary.push_str(&format!("; {min} needed"));
     }
-    Readiness {
-        ready: enough,
-        ready_objects: ready,
-        counted_objects: unique.len(),
-        summary,
-        failed: false,
-    }
+    Readiness::counted(enough, ready, unique.len(), summary)
 }
 
 /// `--service NS/NAME:MIN` with MIN > 1 on a Service of type ExternalName: an ExternalName is
@@ -140,15 +133,9 @@ pub fn judge(min: u32, hostname: Option<&str>, objects: &[Arc<DynamicObject>]) -
 /// cannot help while the Service is what it is (exit 4, with the way out) — rather than ready
 /// on one DNS answer (which would claim `1/1 (min 3)`) or not ready until the timeout.
 pub fn external_name_with_min(namespace: &str, name: &str, external: &str, min: u32) -> Readiness {
-    Readiness {
-        ready: false,
-        ready_objects: 0,
-        counted_objects: 0,
-        summary: format!(
-            "failed: Service {namespace}/{name} is of type ExternalName ({external}), which has no endpoints to count, so MIN {min} can never be met; drop `:{min}` to wait for {external} to resolve"
-        ),
-        failed: true,
-    }
+    Readiness::failed(format!(
+        "Service {namespace}/{name} is of type ExternalName ({external}), which has no endpoints to count, so MIN {min} can never be met; drop `:{min}` to wait for {external} to resolve"
+    ))
 }
 
 /// `0 ready endpoints (2 not ready)`, `1 ready endpoint`, `no endpoints yet`.
@@ -198,10 +185,10 @@ mod tests {
             ep("10.0.0.2", "b", Some(false), None),
         ]));
         let r = judge(1, None, std::slice::from_ref(&s));
-        assert!(r.ready);
+        assert!(r.is_ready());
         assert_eq!(r.summary, "1 ready endpoint (1 not ready)");
         let r = judge(2, None, &[s]);
-        assert!(!r.ready);
+        assert!(!r.is_ready());
         assert_eq!(r.summary, "1 ready endpoint (1 not ready); 2 needed");
     }
 
@@ -209,9 +196,9 @@ mod tests {
     fn no_slices_or_empty_slices_are_not_ready() {
         assert_eq!(judge(1, None, &[]).summary, "no endpoints yet");
         let r = external_name_with_min("db", "api", "api.example.com", 3);
-        assert!(r.failed && !r.ready && r.counted_objects == 0);
+        assert!(r.is_failed() && !r.is_ready() && r.counted_objects == 0);
         assert!(r.summary.contains("drop `:3`"), "{}", r.summary);
-        assert!(!judge(1, None, &[slice(json!([]))]).ready);
+        assert!(!judge(1, None, &[slice(json!([]))]).is_ready());
         let r = judge(
             1,
             None,
@@ -223,10 +210,10 @@ mod tests {
     #[test]
     fn missing_ready_condition_means_ready_and_terminating_means_not() {
         // discovery.k8s.io: "a nil value indicates an unknown state ... interpret as ready".
-        assert!(judge(1, None, &[slice(json!([ep("10.0.0.1", "a", None, None)]))]).ready);
+        assert!(judge(1, None, &[slice(json!([ep("10.0.0.1", "a", None, None)]))]).is_ready());
         let mut e = ep("10.0.0.1", "a", Some(true), None);
         e["conditions"]["terminating"] = json!(true);
-        assert!(!judge(1, None, &[slice(json!([e]))]).ready);
+        assert!(!judge(1, None, &[slice(json!([e]))]).is_ready());
     }
 
     #[test]
@@ -234,7 +221,7 @@ mod tests {
         let a = slice(json!([ep("10.0.0.1", "a", Some(true), None)]));
         let b = slice(json!([ep("10.0.0.1", "a", Some(true), None)]));
         let r = judge(2, None, &[a, b]);
-        assert!(!r.ready);
+        assert!(!r.is_ready());
         assert_eq!(r.ready_objects, 1);
     }
 
@@ -245,9 +232,9 @@ mod tests {
             ep("10.0.0.2", "b", Some(false), Some("mysql-0")),
         ]));
         let r = judge(1, Some("mysql-0"), std::slice::from_ref(&s));
-        assert!(!r.ready);
+        assert!(!r.is_ready());
         assert_eq!(r.summary, "endpoint mysql-0 not ready");
-        assert!(judge(1, Some("mysql-1"), std::slice::from_ref(&s)).ready);
+        assert!(judge(1, Some("mysql-1"), std::slice::from_ref(&s)).is_ready());
         let r = judge(1, Some("mysql-2"), &[s]);
         assert_eq!(
             r.summary,
@@ -266,8 +253,8 @@ mod tests {
         }));
         let r = judge(1, None, std::slice::from_ref(&e));
         assert_eq!(r.summary, "1 ready endpoint (1 not ready)");
-        assert!(judge(1, Some("db-0"), std::slice::from_ref(&e)).ready);
-        assert!(!judge(1, Some("db-1"), &[e]).ready);
+        assert!(judge(1, Some("db-0"), std::slice::from_ref(&e)).is_ready());
+        assert!(!judge(1, Some("db-1"), &[e]).is_ready());
     }
 
     #[test]

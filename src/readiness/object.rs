@@ -45,13 +45,7 @@ pub fn judge(target: &ObjectTarget, objects: &[Arc<DynamicObject>]) -> Readiness
 }
 
 fn verdict(ready: bool, summary: String) -> Readiness {
-    Readiness {
-        ready,
-        ready_objects: usize::from(ready),
-        counted_objects: 1,
-        summary,
-        failed: false,
-    }
+    Readiness::one(ready, summary)
 }
 
 fn int(v: &Value, path: &[&str]) -> Option<i64> {
@@ -99,12 +93,10 @@ fn job(obj: &DynamicObject) -> Readiness {
     if let Some(c) = settled(&["Failed", "FailureTarget"]) {
         let reason = text(c, &["reason"]).unwrap_or("Failed");
         let message = text(c, &["message"]).unwrap_or("");
-        let mut r = verdict(false, format!("failed: {reason}: {message}"));
-        if message.is_empty() {
-            r.summary = format!("failed: {reason}");
-        }
-        r.failed = true;
-        return r;
+        return Readiness::failed(match message {
+            "" => reason.to_string(),
+            message => format!("{reason}: {message}"),
+        });
     }
     if condition_is(obj, "Complete", "True") {
         return verdict(true, format!("complete ({} succeeded)", count("succeeded")));
@@ -413,15 +405,15 @@ mod tests {
     #[test]
     fn missing_objects_wait_except_for_delete() {
         let t = target("jobs.batch", WaitFor::JobComplete);
-        assert!(!judge(&t, &[]).ready);
+        assert!(!judge(&t, &[]).is_ready());
         assert_eq!(judge(&t, &[]).summary, "does not exist yet");
         let t = target("configmaps", WaitFor::Delete);
-        assert!(judge(&t, &[]).ready);
+        assert!(judge(&t, &[]).is_ready());
         let t = target("configmaps", WaitFor::Create);
-        assert!(!judge(&t, &[]).ready);
+        assert!(!judge(&t, &[]).is_ready());
         let present = obj(json!({"metadata": {"name": "x"}}));
-        assert!(judge(&t, std::slice::from_ref(&present)).ready);
-        assert!(!judge(&target("configmaps", WaitFor::Delete), &[present]).ready);
+        assert!(judge(&t, std::slice::from_ref(&present)).is_ready());
+        assert!(!judge(&target("configmaps", WaitFor::Delete), &[present]).is_ready());
     }
 
     #[test]
@@ -434,25 +426,25 @@ mod tests {
             )
         };
         let running = job(json!([]));
-        assert!(!running.ready && !running.failed);
+        assert!(!running.is_ready() && !running.is_failed());
         assert_eq!(
             running.summary,
             "not complete: 1 active, 0 succeeded, 0 failed"
         );
         let done = job(json!([{"type": "Complete", "status": "True"}]));
-        assert!(done.ready && !done.failed);
+        assert!(done.is_ready() && !done.is_failed());
         let failed = job(json!([{"type": "Failed", "status": "True",
             "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]));
-        assert!(!failed.ready && failed.failed);
+        assert!(!failed.is_ready() && failed.is_failed());
         assert_eq!(
-            failed.summary,
+            failed.detail(),
             "failed: BackoffLimitExceeded: Job has reached the specified backoff limit"
         );
         // A condition that is not True decides nothing.
-        assert!(!job(json!([{"type": "Complete", "status": "False"}])).ready);
+        assert!(!job(json!([{"type": "Complete", "status": "False"}])).is_ready());
         for kind in ["SuccessCriteriaMet", "FailureTarget"] {
             let undecided = job(json!([{"type": kind, "status": "False"}]));
-            assert!(!undecided.ready && !undecided.failed, "{kind}");
+            assert!(!undecided.is_ready() && !undecided.is_failed(), "{kind}");
         }
     }
 
@@ -471,34 +463,34 @@ mod tests {
         let met = json!({"type": "SuccessCriteriaMet", "status": "True",
             "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods"});
         let succeeded = job(json!([met]));
-        assert!(succeeded.ready && !succeeded.failed);
+        assert!(succeeded.is_ready() && !succeeded.is_failed());
         assert_eq!(
             succeeded.summary,
             "succeeded (1 succeeded; Complete follows once its pods are gone)"
         );
         let done = job(json!([met, {"type": "Complete", "status": "True"}]));
-        assert!(done.ready && !done.failed);
+        assert!(done.is_ready() && !done.is_failed());
         assert_eq!(done.summary, "complete (1 succeeded)");
 
         let target = json!({"type": "FailureTarget", "status": "True",
             "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"});
         let failing = job(json!([target]));
-        assert!(!failing.ready && failing.failed);
+        assert!(!failing.is_ready() && failing.is_failed());
         assert_eq!(
-            failing.summary,
+            failing.detail(),
             "failed: BackoffLimitExceeded: Job has reached the specified backoff limit"
         );
         // Both present (the pods are gone): the same verdict, from `Failed`.
         let failed = job(json!([target, {"type": "Failed", "status": "True",
             "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]));
         assert_eq!(failed.summary, failing.summary);
-        assert!(failed.failed);
+        assert!(failed.is_failed());
         // A pod failure policy's FailJob action names its own reason.
         let policy = job(json!([{"type": "FailureTarget", "status": "True",
             "reason": "PodFailurePolicy", "message": "Container main for pod x failed with exit code 42"}]));
-        assert!(policy.failed);
+        assert!(policy.is_failed());
         assert!(
-            policy.summary.starts_with("failed: PodFailurePolicy: "),
+            policy.detail().starts_with("failed: PodFailurePolicy: "),
             "{}",
             policy.summary
         );
@@ -538,14 +530,14 @@ mod tests {
             json!({"replicas": 3}),
             json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 3}),
         );
-        assert!(r.ready, "{}", r.summary);
+        assert!(r.is_ready(), "{}", r.summary);
         let r = dep(
             2,
             json!({"replicas": 3}),
             json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1, "availableReplicas": 3,
                    "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]}),
         );
-        assert!(!r.ready);
+        assert!(!r.is_ready());
         assert!(r.summary.starts_with("exceeded its progress deadline"));
     }
 
@@ -559,7 +551,7 @@ mod tests {
             )
         };
         // observedGeneration 0 (never observed) is "not yet", as in kubectl.
-        assert!(!sts(json!({"replicas": 3}), json!({})).ready);
+        assert!(!sts(json!({"replicas": 3}), json!({})).is_ready());
         let r = sts(
             json!({"replicas": 3}),
             json!({"observedGeneration": 3, "readyReplicas": 2}),
@@ -571,13 +563,13 @@ mod tests {
             json!({"observedGeneration": 3, "readyReplicas": 3, "updatedReplicas": 1,
                    "currentRevision": "a", "updateRevision": "b"}),
         );
-        assert!(!r.ready);
+        assert!(!r.is_ready());
         let r = sts(
             rolling,
             json!({"observedGeneration": 3, "readyReplicas": 3, "updatedReplicas": 3,
                    "currentRevision": "b", "updateRevision": "b"}),
         );
-        assert!(r.ready);
+        assert!(r.is_ready());
         let partitioned = json!({"replicas": 3, "updateStrategy":
             {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}});
         let r = sts(
@@ -594,7 +586,7 @@ mod tests {
             json!({"observedGeneration": 3, "readyReplicas": 3, "updatedReplicas": 1,
                    "currentRevision": "a", "updateRevision": "b"}),
         );
-        assert!(r.ready, "{}", r.summary);
+        assert!(r.is_ready(), "{}", r.summary);
     }
 
     #[test]
@@ -612,7 +604,7 @@ mod tests {
         };
         assert_eq!(ds(base(2, 3)).summary, "2 of 3 new pods have been updated");
         assert_eq!(ds(base(3, 2)).summary, "2 of 3 updated pods are available");
-        assert!(ds(base(3, 3)).ready);
+        assert!(ds(base(3, 3)).is_ready());
     }
 
     #[test]
@@ -627,13 +619,13 @@ mod tests {
                 json!({"metadata": meta(generation), "status": {"conditions": [c], "x": status}}),
             )
         };
-        assert!(cond(1, json!({"type": "Ready", "status": "True"}), json!(null)).ready);
+        assert!(cond(1, json!({"type": "Ready", "status": "True"}), json!(null)).is_ready());
         let r = cond(
             2,
             json!({"type": "Ready", "status": "True", "observedGeneration": 1}),
             json!(null),
         );
-        assert!(!r.ready);
+        assert!(!r.is_ready());
         assert_eq!(
             r.summary,
             "ready=True is for generation 1; the object is at 2"
@@ -654,7 +646,7 @@ mod tests {
             json!({"metadata": meta(5), "status": {"observedGeneration": 4,
                    "conditions": [{"type": "Ready", "status": "True"}]}}),
         );
-        assert!(!r.ready);
+        assert!(!r.is_ready());
     }
 
     #[test]
@@ -672,25 +664,25 @@ mod tests {
                 pvc.clone(),
             )
         };
-        assert!(jp("{.status.phase}", Some("Bound")).ready);
-        assert!(!jp("{.status.phase}", Some("Pending")).ready);
-        assert!(jp("{.status.phase}", None).ready);
-        assert!(jp("{.status.count}", Some("3")).ready);
-        assert!(jp("{.metadata.name}", Some("x")).ready);
+        assert!(jp("{.status.phase}", Some("Bound")).is_ready());
+        assert!(!jp("{.status.phase}", Some("Pending")).is_ready());
+        assert!(jp("{.status.phase}", None).is_ready());
+        assert!(jp("{.status.count}", Some("3")).is_ready());
+        assert!(jp("{.metadata.name}", Some("x")).is_ready());
         assert!(
             jp(
                 r#"{.status.conditions[?(@.type=="Ready")].status}"#,
                 Some("True")
             )
-            .ready
+            .is_ready()
         );
-        assert!(!jp("{.status.missing}", None).ready);
+        assert!(!jp("{.status.missing}", None).is_ready());
         let many = jp("{.status.conditions[*].status}", Some("True"));
         assert_eq!(
             many.summary,
             "{.status.conditions[*].status} matches 2 values; it must match one"
         );
-        assert!(!jp("{.status.capacity}", None).ready);
+        assert!(!jp("{.status.capacity}", None).is_ready());
         assert!(parse_jsonpath("{.status.[}").is_err());
         assert!(parse_jsonpath(".status.phase").is_ok());
     }

@@ -314,13 +314,7 @@ pub fn judge<'a>(min: Option<u32>, pods: impl IntoIterator<Item = &'a WatchedPod
             ));
         }
     }
-    Readiness {
-        ready: is_ready,
-        ready_objects: ready,
-        counted_objects: counted,
-        summary,
-        failed: false,
-    }
+    Readiness::counted(is_ready, ready, counted, summary)
 }
 
 #[cfg(test)]
@@ -378,26 +372,26 @@ mod tests {
     #[test]
     fn all_counted_pods_must_be_ready_without_min() {
         let r = judge(None, &[ready("a"), ready("b")]);
-        assert!(r.ready);
+        assert!(r.is_ready());
         assert_eq!(r.summary, "2/2 ready");
         let r = judge(None, &[ready("a"), not_ready("b")]);
-        assert!(!r.ready);
+        assert!(!r.is_ready());
         assert_eq!(r.summary, "1/2 ready; b: not Ready");
     }
 
     #[test]
     fn no_pods_is_not_ready() {
         let r = judge(None, &[]);
-        assert!(!r.ready);
+        assert!(!r.is_ready());
         assert_eq!(r.summary, "no matching pods yet");
-        assert!(!judge(Some(1), &[]).ready);
+        assert!(!judge(Some(1), &[]).is_ready());
     }
 
     #[test]
     fn terminating_and_finished_pods_are_not_counted() {
         // A ready-looking terminating pod must not satisfy the dependency on its own...
         let r = judge(None, &[terminating("old")]);
-        assert!(!r.ready);
+        assert!(!r.is_ready());
         assert_eq!(
             r.summary,
             "no matching pods yet (1 terminating or finished, not counted)"
@@ -405,18 +399,18 @@ mod tests {
         // ...and an evicted or succeeded pod must not hold it back.
         let done = pod("done", json!({"phase": "Succeeded"}));
         let r = judge(None, &[ready("a"), evicted("ev"), done]);
-        assert!(r.ready, "{}", r.summary);
-        assert!(!judge(Some(2), &[ready("a"), terminating("b")]).ready);
+        assert!(r.is_ready(), "{}", r.summary);
+        assert!(!judge(Some(2), &[ready("a"), terminating("b")]).is_ready());
     }
 
     #[test]
     fn min_is_a_quorum() {
         let pods = [ready("zk-0"), ready("zk-1"), crashlooping("zk-2")];
         let r = judge(Some(2), &pods);
-        assert!(r.ready);
+        assert!(r.is_ready());
         assert_eq!(r.summary, "2/3 ready, need 2");
         let r = judge(Some(3), &pods);
-        assert!(!r.ready);
+        assert!(!r.is_ready());
         assert_eq!(
             r.summary,
             "2/3 ready, need 3; zk-2: container app CrashLoopBackOff (restarts: 5)"
