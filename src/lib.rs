@@ -83,7 +83,7 @@ pub async fn run(mut config: Config) -> ExitCode {
     report::duplicates(&config.duplicates);
 
     // A CA that does not parse is a configuration error, found before any request.
-    if let Err(e) = tls::check_trust(
+    if let Err(e) = probe::check_roots(
         config
             .dependencies
             .iter()

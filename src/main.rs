@@ -174,7 +174,7 @@ fn clap_refused(e: &clap::Error) -> std::process::ExitCode {
 async fn check(config: Config) -> ExitCode {
     // `--timeout` bounds the whole check, from here.
     let deadline = depwait::deadline::Deadline::after(config.timeout);
-    if let Err(e) = depwait::tls::check_trust(
+    if let Err(e) = depwait::probe::check_roots(
         config
             .dependencies
             .iter()

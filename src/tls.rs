@@ -27,7 +27,6 @@ use rustls_pki_types::pem::{self, PemObject};
 use tokio::sync::OnceCell;
 
 use crate::files::{self, ReadError};
-use crate::probe::Check;
 
 /// The most bytes depwait reads of one CA bundle (a kubeconfig's `certificate-authority`,
 /// `ca.crt`, `SSL_CERT_FILE`). Mozilla's whole root store is about 220 KiB of PEM.
@@ -212,22 +211,6 @@ pub async fn read_bundle(path: &Path, origin: &CaOrigin) -> Result<RootCertStore
             source,
         })?;
     parse_bundle(&bytes, origin)
-}
-
-/// Check, before any request, the probes' roots when one of `checks` is an `https://` URL (see
-/// [`probe_roots`]); the API client's CA is checked where the credentials are loaded
-/// (`credentials`), which calls [`set_api_ca`]. An error is a configuration error (exit 2).
-pub async fn check_trust<'a>(
-    mut checks: impl Iterator<Item = &'a Check>,
-) -> Result<(), Arc<CaError>> {
-    let https = checks.any(|c| {
-        matches!(c, Check::Http { url, .. }
-            if url.as_sent().get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")))
-    });
-    if https {
-        probe_roots().await?;
-    }
-    Ok(())
 }
 
 /// What the API client trusts, recorded by [`set_api_ca`]; named by fatal TLS errors.

@@ -17,6 +17,7 @@ pub use dns::Resolver;
 pub use http::{Resolve, StatusSet};
 
 use crate::text::Url;
+use crate::tls;
 
 /// What a probe checks: the dependency kinds that cannot be watched. A dependency of one of
 /// these kinds is the check itself ([`crate::dependency::Target::Probe`]), and so is the source
@@ -49,6 +50,22 @@ impl Check {
     pub fn dns(host: impl Into<String>) -> Self {
         Check::Dns { host: host.into() }
     }
+}
+
+/// Check, before any request, the roots the probes trust when one of `checks` is an
+/// `https://` URL ([`tls::probe_roots`]); the API client's CA is checked where the credentials
+/// are loaded. An error is a configuration error (exit 2).
+pub async fn check_roots<'a>(
+    mut checks: impl Iterator<Item = &'a Check>,
+) -> Result<(), std::sync::Arc<tls::CaError>> {
+    let https = checks.any(|c| {
+        matches!(c, Check::Http { url, .. }
+            if url.as_sent().get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")))
+    });
+    if https {
+        tls::probe_roots().await?;
+    }
+    Ok(())
 }
 
 impl std::fmt::Display for Check {
