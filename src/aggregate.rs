@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::readiness::pod::WatchedPod;
+use crate::slim::WatchedPod;
 use kube::api::DynamicObject;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::readiness::pod::WatchedPod;
+use crate::slim::WatchedPod;
 use futures::future::join_all;
 use kube::Client;
 use kube::api::DynamicObject;

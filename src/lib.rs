@@ -58,6 +58,7 @@ pub mod readiness;
 pub mod report;
 pub mod restart;
 pub mod selector;
+pub mod slim;
 pub mod sources;
 pub mod telemetry;
 pub mod text;

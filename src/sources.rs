@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::readiness::pod::WatchedPod;
+use crate::slim::WatchedPod;
 use kube::Client;
 use kube::api::DynamicObject;
 use tokio::sync::mpsc::UnboundedSender;
@@ -37,9 +37,8 @@ impl Running {
         for (index, key) in keys.iter().enumerate() {
             match (key, client) {
                 (SourceKey::Watch(w), Some(client)) => {
-                    let watch =
-                        watch::spawn(client, &discovery, index, vec![w.clone()], &running.tx);
-                    running.watches.push(watch.into_iter().next());
+                    let watch = watch::start(client, &discovery, index, w.clone(), &running.tx);
+                    running.watches.push(Some(watch));
                 }
                 (SourceKey::Watch(w), None) => {
                     unreachable!("config gives watches only with a client: {w}")

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use depwait::readiness::pod::WatchedPod as Pod;
+use depwait::slim::WatchedPod as Pod;
 use kube::runtime::reflector;
 use kube::runtime::watcher::Event;
 use proptest::prelude::*;
