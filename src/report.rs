@@ -125,7 +125,8 @@ pub struct LogProgress;
 
 impl Progress for LogProgress {
     fn changed(&mut self, dep: &Dependency, readiness: &Readiness) {
-        let (dep, summary) = (Escaped(dep), Escaped(&readiness.summary));
+        let detail = readiness.detail();
+        let (dep, summary) = (Escaped(dep), Escaped(&*detail));
         tracing::info!(
             event = "change",
             dependency = %dep,
@@ -148,7 +149,7 @@ impl Progress for LogProgress {
         let waiting: Vec<String> = board
             .verdicts()
             .filter(|(_, r)| !r.is_ready())
-            .map(|(d, r)| format!("{}: {}", Escaped(d), Escaped(&r.summary)))
+            .map(|(d, r)| format!("{}: {}", Escaped(d), Escaped(&*r.detail())))
             .collect();
         tracing::info!(
             event = "heartbeat",
@@ -209,7 +210,7 @@ pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
             format!(
                 "gave up after {after}: {} failed: {}; a dependency failed, waiting cannot help",
                 Escaped(d),
-                Escaped(r.summary.strip_prefix("failed: ").unwrap_or(&r.summary))
+                Escaped(&r.summary)
             )
         }
         Outcome::Interrupted(Signal::Terminate) => {
@@ -222,7 +223,7 @@ pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
     let waiting: Vec<String> = board
         .verdicts()
         .filter(|(_, r)| !r.is_ready())
-        .map(|(d, r)| format!("- {}: {}", Escaped(d), Escaped(&r.summary)))
+        .map(|(d, r)| format!("- {}: {}", Escaped(d), Escaped(&*r.detail())))
         .collect();
     if waiting.is_empty() {
         head
