@@ -8,6 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::shutdown::Signal;
 use crate::slim::WatchedPod;
 use kube::api::DynamicObject;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -36,15 +37,6 @@ pub enum Outcome {
     },
     /// SIGTERM or SIGINT arrived.
     Interrupted(Signal),
-}
-
-/// The signals that end a wait early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    /// Ctrl-C, or `kill -INT`.
-    Interrupt,
-    /// The kubelet stopping the pod.
-    Terminate,
 }
 
 /// What the board knows of one source.

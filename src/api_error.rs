@@ -55,6 +55,8 @@ impl fmt::Display for FatalApiError {
     }
 }
 
+impl std::error::Error for FatalApiError {}
+
 /// A request the API server answered with a refusal (403, 401, 400, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {

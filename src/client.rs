@@ -17,10 +17,10 @@ use kube::{Client, Config};
 use tokio::time::Instant;
 use tower::{BoxError, ServiceBuilder};
 
-use crate::aggregate::Signal;
 use crate::credentials::{self, Auth, AuthLayer, CredentialError};
 use crate::exit::ExitCode;
 use crate::probe::{Resolve, Resolver};
+use crate::shutdown::Signal;
 
 /// Why no client could be made.
 #[derive(Debug, thiserror::Error)]
@@ -35,10 +35,7 @@ pub enum ClientError {
     #[error("timed out after {}: no Kubernetes credentials yet (reading the kubeconfig or running its credential plugin)", humantime::format_duration(*.0))]
     TimedOut(std::time::Duration),
     /// SIGINT or SIGTERM while credentials were being obtained.
-    #[error("{} while obtaining Kubernetes credentials", match .0 {
-        Signal::Interrupt => "interrupted by SIGINT",
-        Signal::Terminate => "terminated by SIGTERM",
-    })]
+    #[error("{0} while obtaining Kubernetes credentials")]
     Interrupted(Signal),
 }
 
@@ -49,8 +46,7 @@ impl ClientError {
         match self {
             ClientError::Credentials(e) if e.is_deadline() => ExitCode::TimedOut,
             ClientError::TimedOut(_) => ExitCode::TimedOut,
-            ClientError::Interrupted(Signal::Interrupt) => ExitCode::Interrupted,
-            ClientError::Interrupted(Signal::Terminate) => ExitCode::Terminated,
+            ClientError::Interrupted(signal) => ExitCode::from(*signal),
             ClientError::Credentials(_) | ClientError::Build(_) => ExitCode::Usage,
         }
     }
@@ -84,7 +80,7 @@ pub async fn infer(deadline: Option<Instant>) -> Result<Client, ClientError> {
     };
     let loaded = tokio::select! {
         loaded = load => loaded?,
-        signal = crate::shutdown_signal() => return Err(ClientError::Interrupted(signal)),
+        signal = crate::shutdown::signal() => return Err(ClientError::Interrupted(signal)),
     };
     build(loaded.config, loaded.auth)
 }

@@ -13,6 +13,7 @@ use kube::api::PostParams;
 use kube::{Api, Client};
 use serde_json::json;
 
+use crate::aggregate::Outcome;
 use crate::text::Escaped;
 
 /// The reason every depwait Event carries, for alert rules to match on.
@@ -141,6 +142,28 @@ async fn emit_now(client: &Client, target: &Target, message: &str) {
             "could not record an Event on pod {pod} (needs `create` on `events` in namespace \"{}\"): {}",
             Escaped(&target.namespace),
             Escaped(&e)
+        ),
+    }
+}
+
+/// `--emit-events` (`enabled`) after a wait that failed with `outcome`: the Event on the waiting
+/// pod saying why (`summary`), or a line saying why none could be recorded. A signal records
+/// none: the pod is being stopped on purpose, and its deletion would race the write.
+pub async fn on_failure(enabled: bool, outcome: &Outcome, client: Option<&Client>, summary: &str) {
+    if !enabled || matches!(outcome, Outcome::Interrupted(_)) {
+        return;
+    }
+    match (Target::from_env(), client) {
+        (Some(target), Some(client)) => emit(client, &target, summary).await,
+        (None, _) => tracing::warn!(
+            event = "kubernetes_event",
+            recorded = false,
+            "--emit-events needs POD_NAME and POD_NAMESPACE from the downward API; no Event recorded"
+        ),
+        (_, None) => tracing::warn!(
+            event = "kubernetes_event",
+            recorded = false,
+            "--emit-events needs Kubernetes credentials; no Event recorded"
         ),
     }
 }

@@ -1,6 +1,8 @@
 //! The exit codes: the contract scripts and the kubelet rely on.
 
-use crate::aggregate::{Outcome, Signal};
+use crate::aggregate::Outcome;
+#[cfg(test)]
+use crate::shutdown::Signal;
 
 /// How depwait ends. The numbers are stable; see the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +45,22 @@ impl From<&Outcome> for ExitCode {
             Outcome::TimedOut => ExitCode::TimedOut,
             Outcome::Fatal(_) => ExitCode::ApiError,
             Outcome::Failed { .. } => ExitCode::DependencyFailed,
-            Outcome::Interrupted(Signal::Interrupt) => ExitCode::Interrupted,
-            Outcome::Interrupted(Signal::Terminate) => ExitCode::Terminated,
+            Outcome::Interrupted(signal) => ExitCode::from(*signal),
+        }
+    }
+}
+
+impl ExitCode {
+    /// The `outcome` field of the JSON `summary` line.
+    pub fn outcome(self) -> &'static str {
+        match self {
+            ExitCode::Ready => "ready",
+            ExitCode::TimedOut => "timeout",
+            ExitCode::Usage => "usage_error",
+            ExitCode::ApiError => "api_error",
+            ExitCode::DependencyFailed => "dependency_failed",
+            ExitCode::Interrupted => "interrupted",
+            ExitCode::Terminated => "terminated",
         }
     }
 }

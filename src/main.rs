@@ -1,147 +1,154 @@
 //! depwait: parse, validate, wait (or check), and map the outcome to an exit code.
 //!
-//! Every write goes through `depwait::output`: a closed pipe or a full disk never changes the
-//! exit code or stops the termination message.
+//! `run` does the work and returns the exit code, or the [`Error`] that ended it early; `main`
+//! is the one place such an error is said. Every write goes through `depwait::output`: a closed
+//! pipe or a full disk never changes the exit code or stops the termination message.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::PathBuf;
 
 use clap::CommandFactory;
 use depwait::cli::{Cli, Command, Input, LogFormat, Salvaged};
 use depwait::config::{self, Config};
 use depwait::exit::ExitCode;
-use depwait::{output, report, telemetry};
+use depwait::{output, report, shutdown, telemetry};
 
 fn main() -> std::process::ExitCode {
-    let input = match Input::from_args() {
-        Ok(input) => input,
-        Err(e) => return clap_refused(&e),
-    };
-    match input.command {
+    match run() {
+        Ok(code) => code.into(),
+        Err(Error::Clap(e)) => clap_refused(&e),
+        Err(Error::Stopped { code, text, to }) => {
+            to.say(code, &text);
+            code.into()
+        }
+    }
+}
+
+/// Why depwait ended before its command's own report.
+enum Error {
+    /// clap refused the arguments, or was asked for `--help`/`--version`.
+    Clap(clap::Error),
+    /// depwait refused the input or could not go on: `text` for `to`, then exit `code`.
+    Stopped {
+        code: ExitCode,
+        text: String,
+        to: Audience,
+    },
+}
+
+impl Error {
+    fn stopped(code: ExitCode, text: impl ToString, to: &Audience) -> Self {
+        Error::Stopped {
+            code,
+            text: text.to_string(),
+            to: to.clone(),
+        }
+    }
+}
+
+/// Who hears of an early end, and how.
+#[derive(Clone)]
+enum Audience {
+    /// `check`, `rbac`, `man`: a line on stderr.
+    Plain,
+    /// A wait: the line, or the JSON `start` and `summary` lines once logs are JSON, and the
+    /// termination message.
+    Wait {
+        format: LogFormat,
+        termination_log: PathBuf,
+    },
+}
+
+impl Audience {
+    fn say(&self, code: ExitCode, text: &str) {
+        match self {
+            Audience::Wait {
+                format: LogFormat::Json,
+                termination_log,
+            } => report::ended_before_wait(code, text, termination_log),
+            Audience::Wait {
+                format: LogFormat::Text,
+                termination_log,
+            } => {
+                output::stderr_line(&format!("depwait: {text}"));
+                report::write_termination_log(termination_log, &format!("depwait: {text}"));
+            }
+            Audience::Plain => output::stderr_line(&format!("depwait: {text}")),
+        }
+    }
+}
+
+fn run() -> Result<ExitCode, Error> {
+    let input = Input::from_args().map_err(Error::Clap)?;
+    let plain = Audience::Plain;
+    match &input.command {
         Some(Command::Completions { shell }) => {
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "depwait", &mut script);
+            clap_complete::generate(*shell, &mut Cli::command(), "depwait", &mut script);
             output::stdout_bytes(&script);
-            return ExitCode::Ready.into();
+            return Ok(ExitCode::Ready);
         }
         Some(Command::Man) => {
             let mut page = Vec::new();
-            return match clap_mangen::Man::new(Cli::command()).render(&mut page) {
-                Ok(()) => {
-                    output::stdout_bytes(&page);
-                    ExitCode::Ready.into()
-                }
-                Err(e) => {
-                    output::stderr_line(&format!("depwait: cannot render the man page: {e}"));
-                    ExitCode::Usage.into()
-                }
-            };
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|e| {
+                    let text = format!("cannot render the man page: {e}");
+                    Error::stopped(ExitCode::ApiError, text, &plain)
+                })?;
+            output::stdout_bytes(&page);
+            return Ok(ExitCode::Ready);
         }
-        Some(Command::Check { .. } | Command::Rbac { .. }) | None => {}
-    }
-    if let Some(Command::Rbac {
-        service_account,
-        pod_name,
-        ..
-    }) = &input.command
-    {
-        let sa = depwait::rbac::ServiceAccount::parse(service_account);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build();
-        let yaml = match (sa, Config::from_input(input.clone()), runtime) {
-            (Ok(sa), Ok(config), Ok(runtime)) => {
-                match depwait::rbac::Waiter::parse(config.emit_events, pod_name.as_deref()) {
-                    Ok(waiter) => runtime.block_on(depwait::rbac::generate(config, &sa, &waiter)),
-                    Err(e) => Err(e),
-                }
-            }
-            (Err(e), ..) | (_, Err(e), _) => Err(e),
-            (.., Err(e)) => {
-                output::stderr_line(&format!("depwait: cannot start the async runtime: {e}"));
-                return ExitCode::ApiError.into();
-            }
-        };
-        return match yaml {
-            Ok(yaml) => {
-                output::stdout(&yaml);
-                ExitCode::Ready.into()
-            }
-            Err(e) => {
-                output::stderr_line(&format!("depwait: {e}"));
-                ExitCode::Usage.into()
-            }
-        };
+        Some(Command::Rbac {
+            service_account,
+            pod_name,
+            ..
+        }) => {
+            let usage = |e: config::ConfigError| Error::stopped(ExitCode::Usage, e, &plain);
+            let sa = depwait::rbac::ServiceAccount::parse(service_account).map_err(usage)?;
+            let config = Config::from_input(input.clone()).map_err(usage)?;
+            let waiter = depwait::rbac::Waiter::parse(config.emit_events, pod_name.as_deref())
+                .map_err(usage)?;
+            let yaml = runtime(&plain)?
+                .block_on(depwait::rbac::generate(config, &sa, &waiter))
+                .map_err(usage)?;
+            output::stdout(&yaml);
+            return Ok(ExitCode::Ready);
+        }
+        Some(Command::Check { .. }) | None => {}
     }
     let checking = matches!(input.command, Some(Command::Check { .. }));
     let termination_log = input.termination_log.clone();
-    let format = match config::log_format(&input.log_format) {
-        Ok(format) => format,
-        Err(e) => return refused(&e.to_string(), LogFormat::Text, checking, &termination_log),
+    let audience = |format| match checking {
+        true => Audience::Plain,
+        false => Audience::Wait {
+            format,
+            termination_log: termination_log.clone(),
+        },
     };
-    if let Err(text) = telemetry::init(format) {
-        return refused(&text, format, checking, &termination_log);
-    }
-    let config = match Config::from_input(input) {
-        Ok(c) => c,
-        Err(e) => return refused(&e.to_string(), format, checking, &termination_log),
-    };
-    // One thread is plenty: the work is waiting on sockets, and it keeps memory small.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let text = format!("cannot start the async runtime: {e}");
-            if checking {
-                output::stderr_line(&format!("depwait: {text}"));
-            } else {
-                report::ended_before_wait(ExitCode::ApiError, &text, &termination_log);
-            }
-            return ExitCode::ApiError.into();
-        }
-    };
+    let usage = |text: String, format| Error::stopped(ExitCode::Usage, text, &audience(format));
+    let format =
+        config::log_format(&input.log_format).map_err(|e| usage(e.to_string(), LogFormat::Text))?;
+    telemetry::init(format).map_err(|e| usage(e.to_string(), format))?;
+    let to = audience(format);
+    let config = Config::from_input(input).map_err(|e| usage(e.to_string(), format))?;
+    let runtime = runtime(&to)?;
     if checking {
-        // A signal ends `check` too (and a credential plugin it runs, with its group).
-        return runtime
-            .block_on(async {
-                tokio::select! {
-                    code = check(config) => code,
-                    signal = depwait::shutdown_signal() => match signal {
-                        depwait::aggregate::Signal::Interrupt => {
-                            output::stderr_line("depwait: interrupted by SIGINT");
-                            ExitCode::Interrupted
-                        }
-                        depwait::aggregate::Signal::Terminate => {
-                            output::stderr_line("depwait: terminated by SIGTERM");
-                            ExitCode::Terminated
-                        }
-                    },
-                }
-            })
-            .into();
+        runtime.block_on(check(config))
+    } else {
+        Ok(runtime.block_on(depwait::run(config)))
     }
-    runtime.block_on(depwait::run(config)).into()
 }
 
-/// A usage error found by depwait (exit 2): plainly on stderr, as clap's own are, or as the
-/// `start` and `summary` lines in JSON; a wait also writes the termination message.
-fn refused(
-    text: &str,
-    format: LogFormat,
-    checking: bool,
-    termination_log: &Path,
-) -> std::process::ExitCode {
-    if format == LogFormat::Json && !checking {
-        report::ended_before_wait(ExitCode::Usage, text, termination_log);
-    } else {
-        output::stderr_line(&format!("depwait: {text}"));
-        if !checking {
-            report::write_termination_log(termination_log, &format!("depwait: {text}"));
-        }
-    }
-    ExitCode::Usage.into()
+/// One thread is plenty: the work is waiting on sockets, and it keeps memory small.
+fn runtime(to: &Audience) -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            let text = format!("cannot start the async runtime: {e}");
+            Error::stopped(ExitCode::ApiError, text, to)
+        })
 }
 
 /// clap refused the arguments, or was asked for `--help`/`--version` (exit 0, stdout). A usage
@@ -171,39 +178,33 @@ fn clap_refused(e: &clap::Error) -> std::process::ExitCode {
     code
 }
 
-async fn check(config: Config) -> ExitCode {
+/// `depwait check`: one look at every dependency, as a table. A signal ends it too (and a
+/// credential plugin it runs, with its group).
+async fn check(config: Config) -> Result<ExitCode, Error> {
+    tokio::select! {
+        checked = check_once(config) => checked,
+        signal = shutdown::signal() => {
+            Err(Error::stopped(ExitCode::from(signal), signal, &Audience::Plain))
+        }
+    }
+}
+
+async fn check_once(config: Config) -> Result<ExitCode, Error> {
+    let plain = Audience::Plain;
     // `--timeout` bounds the whole check, from here.
     let deadline = depwait::deadline::Deadline::after(config.timeout);
-    if let Err(e) = depwait::probe::check_roots(
-        config
-            .dependencies
-            .iter()
-            .filter_map(depwait::dependency::Dependency::probe),
-    )
-    .await
-    {
-        output::stderr_line(&format!("depwait: {e}"));
-        return ExitCode::Usage;
-    }
-    let plan = depwait::plan::plan(
-        config.dependencies,
-        depwait::plan::Purpose::Wait,
-        deadline.instant(),
-    );
-    let (dependencies, client) = match plan.await {
-        Ok(plan) => (plan.dependencies, plan.client),
-        Err(e) => {
-            output::stderr_line(&format!("depwait: {}", e.message));
-            return e.code;
-        }
-    };
+    let purpose = depwait::plan::Purpose::Wait;
+    let plan = depwait::plan::plan(config.dependencies, purpose, deadline.instant())
+        .await
+        .map_err(|e| Error::stopped(e.code, e.message, &plain))?;
     report::duplicates(&config.duplicates);
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let (code, text) = depwait::check::run(dependencies, client, color, deadline).await;
+    let (code, text) = depwait::check::run(plan.dependencies, plan.client, color, deadline).await;
+    // The table is the check's report; an API error's goes to stderr with it.
     if code == ExitCode::ApiError {
         output::stderr(&text);
     } else {
         output::stdout(&text);
     }
-    code
+    Ok(code)
 }

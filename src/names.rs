@@ -29,7 +29,8 @@ pub enum HostName {
 }
 
 /// Why a host name was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct BadHostName(pub String);
 
 /// Longest DNS name, in text form without the trailing dot (RFC 1035: 255 octets on the wire).

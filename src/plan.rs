@@ -75,6 +75,17 @@ pub async fn plan(
     purpose: Purpose,
     deadline: Option<Instant>,
 ) -> Result<Plan, PlanError> {
+    // A CA bundle the probes cannot use is a configuration error, found before any request;
+    // `rbac` runs no probe.
+    if purpose != Purpose::Rbac {
+        let probes = dependencies.iter().filter_map(Dependency::probe);
+        crate::probe::check_roots(probes)
+            .await
+            .map_err(|e| PlanError {
+                message: e.to_string(),
+                code: ExitCode::Usage,
+            })?;
+    }
     // `infer` bounds itself by the deadline (a credential plugin that does not answer included).
     let credentials = client::infer(deadline)
         .await

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::aggregate::{Board, Outcome, Progress, Signal};
+use crate::aggregate::{Board, Outcome, Progress};
 use crate::dependency::Dependency;
 use crate::exit::ExitCode;
 use crate::readiness::Readiness;
@@ -98,26 +98,13 @@ pub fn ended_before_wait(code: ExitCode, text: &str, termination_log: &Path) {
     let elapsed_ms = since.elapsed().as_millis() as u64;
     tracing::error!(
         event = "summary",
-        outcome = outcome_of_code(code),
+        outcome = code.outcome(),
         exit_code = i32::from(code),
         elapsed_ms,
         not_ready,
         "{text}"
     );
     write_termination_log(termination_log, text);
-}
-
-/// The `outcome` of a wait that ended with `code` before it began.
-fn outcome_of_code(code: ExitCode) -> &'static str {
-    match code {
-        ExitCode::Ready => "ready",
-        ExitCode::TimedOut => "timeout",
-        ExitCode::Usage => "usage_error",
-        ExitCode::ApiError => "api_error",
-        ExitCode::DependencyFailed => "dependency_failed",
-        ExitCode::Interrupted => "interrupted",
-        ExitCode::Terminated => "terminated",
-    }
 }
 
 /// Progress as log lines on stderr.
@@ -174,8 +161,7 @@ pub fn held_by_restart_guard(
     use crate::restart::Stuck;
     let after = humantime::format_duration(Duration::from_millis(elapsed.as_millis() as u64));
     let head = match outcome {
-        Outcome::Interrupted(Signal::Terminate) => format!("terminated by SIGTERM after {after}"),
-        Outcome::Interrupted(Signal::Interrupt) => format!("interrupted by SIGINT after {after}"),
+        Outcome::Interrupted(signal) => format!("{signal} after {after}"),
         _ => format!("timed out after {after}"),
     };
     let pod = Escaped(pod);
@@ -213,12 +199,7 @@ pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
                 Escaped(&r.summary)
             )
         }
-        Outcome::Interrupted(Signal::Terminate) => {
-            format!("terminated by SIGTERM after {after}")
-        }
-        Outcome::Interrupted(Signal::Interrupt) => {
-            format!("interrupted by SIGINT after {after}")
-        }
+        Outcome::Interrupted(signal) => format!("{signal} after {after}"),
     };
     let waiting: Vec<String> = board
         .verdicts()
@@ -239,15 +220,8 @@ pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
 
 /// Log the closing summary: `info` on success, `error` otherwise. In JSON it is the object
 /// with `"event": "summary"`.
-pub fn finished(outcome: &Outcome, code: ExitCode, board: &Board, elapsed: Duration, text: &str) {
-    let outcome = match outcome {
-        Outcome::Ready => "ready",
-        Outcome::TimedOut => "timeout",
-        Outcome::Fatal(_) => "api_error",
-        Outcome::Failed { .. } => "dependency_failed",
-        Outcome::Interrupted(Signal::Interrupt) => "interrupted",
-        Outcome::Interrupted(Signal::Terminate) => "terminated",
-    };
+pub fn finished(code: ExitCode, board: &Board, elapsed: Duration, text: &str) {
+    let outcome = code.outcome();
     let not_ready = board.verdicts().filter(|(_, r)| !r.is_ready()).count();
     let elapsed_ms = elapsed.as_millis() as u64;
     let exit_code = i32::from(code);

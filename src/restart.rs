@@ -36,8 +36,13 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 use tokio::time::Instant;
 
+use crate::aggregate::Outcome;
 use crate::api_error::{self, Request, Verdict};
+use crate::config::Config;
+use crate::dependency::Dependency;
+use crate::exit::ExitCode;
 use crate::text::Escaped;
+use crate::{events, report, shutdown};
 
 /// Where the service account's namespace is mounted in a pod.
 const NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
@@ -186,6 +191,35 @@ pub enum Stuck {
     Retrying(String),
     /// The pod's status was from before its restart: what ran.
     Held(String),
+}
+
+/// The guard as a step of the wait, when depwait runs in a pod and watches anything (probes
+/// read no pod status): `Some` exit code when the wait ended while it held (timeout, signal),
+/// after the summary, termination message and Event.
+pub async fn guard(
+    config: &Config,
+    client: &Client,
+    process_started: Timestamp,
+    started: Instant,
+    deadline: Option<Instant>,
+) -> Option<ExitCode> {
+    if !config.dependencies.iter().any(Dependency::is_watched) {
+        return None;
+    }
+    let me = OwnPod::from_env().await?;
+    let (outcome, stuck) = tokio::select! {
+        biased;
+        signal = shutdown::signal() => (Outcome::Interrupted(signal), Stuck::NoAnswer),
+        settled = settle(client, &me, process_started, deadline) => match settled {
+            Ok(_) => return None,
+            Err(stuck) => (Outcome::TimedOut, stuck),
+        },
+    };
+    let code = ExitCode::from(&outcome);
+    let text = report::held_by_restart_guard(&outcome, &me, &stuck, started.elapsed());
+    report::ended_before_wait(code, &text, &config.termination_log);
+    events::on_failure(config.emit_events, &outcome, Some(client), &text).await;
+    Some(code)
 }
 
 /// Watch this pod until its status is current for a depwait started at `since` (see the

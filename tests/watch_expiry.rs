@@ -13,11 +13,12 @@ use std::pin::pin;
 use std::time::Duration;
 
 use bytes::Bytes;
-use depwait::aggregate::{self, Board, Outcome, Progress, Signal};
+use depwait::aggregate::{self, Board, Outcome, Progress};
 use depwait::cli::Input;
 use depwait::config::Config;
 use depwait::dependency::Dependency;
 use depwait::readiness::Readiness;
+use depwait::shutdown::Signal;
 use depwait::sources::Running;
 use futures::StreamExt;
 use futures::channel::mpsc;
