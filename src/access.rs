@@ -26,6 +26,11 @@ pub fn rule_hint(service: &str) -> String {
     )
 }
 
+/// A SelfSubjectAccessReview that got no answer: the API error, with its causes.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct ReviewFailed(pub String);
+
 /// Whether Service `service` and the EndpointSlices of `namespace` may be listed and watched:
 /// one SelfSubjectAccessReview per verb and resource (every authenticated user may create
 /// them). `Err` carries why the question could not be answered.
@@ -33,7 +38,7 @@ pub async fn may_watch_service(
     client: &Client,
     namespace: &str,
     service: &str,
-) -> Result<bool, String> {
+) -> Result<bool, ReviewFailed> {
     let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
     let reviews = NEEDED.iter().map(|(group, resource, verb, named)| {
         let review = SelfSubjectAccessReview {
@@ -55,7 +60,7 @@ pub async fn may_watch_service(
     });
     let mut allowed = true;
     for answer in join_all(reviews).await {
-        let review = answer.map_err(|e| crate::api_error::with_causes(&e))?;
+        let review = answer.map_err(|e| ReviewFailed(crate::api_error::with_causes(&e)))?;
         allowed &= review.status.is_some_and(|s| s.allowed);
     }
     Ok(allowed)

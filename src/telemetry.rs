@@ -17,6 +17,18 @@ use crate::cli::LogFormat;
 pub const OTHER_EVENT: &str = "log";
 
 /// Install the global subscriber. `DEPWAIT_LOG` (EnvFilter syntax) overrides the default
+/// A `DEPWAIT_LOG` that is not a log filter.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "DEPWAIT_LOG: `{text}` is not a log filter ({why})\n  example: DEPWAIT_LOG=debug, or DEPWAIT_LOG=error,depwait=trace"
+)]
+pub struct BadLogFilter {
+    /// The variable's value.
+    pub text: String,
+    /// The filter parser's complaint.
+    pub why: String,
+}
+
 /// `info` for depwait and `error` for the libraries under it: kube-runtime warns on every
 /// watcher error, which depwait already reports once per state change in its own words.
 ///
@@ -26,16 +38,17 @@ pub const OTHER_EVENT: &str = "log";
 ///
 /// A `DEPWAIT_LOG` that is not a filter installs the default and comes back as the message
 /// of a usage error, for `main` to report in the format just set up.
-pub fn init(format: LogFormat) -> Result<(), String> {
+pub fn init(format: LogFormat) -> Result<(), BadLogFilter> {
     let _ = FORMAT.set(format);
     let (filter, refused) = match std::env::var("DEPWAIT_LOG") {
         Ok(text) if !text.trim().is_empty() => match EnvFilter::try_new(&text) {
             Ok(filter) => (filter, None),
             Err(e) => (
                 EnvFilter::new(DEFAULT_FILTER),
-                Some(format!(
-                    "DEPWAIT_LOG: `{text}` is not a log filter ({e})\n  example: DEPWAIT_LOG=debug, or DEPWAIT_LOG=error,depwait=trace"
-                )),
+                Some(BadLogFilter {
+                    text: text.clone(),
+                    why: e.to_string(),
+                }),
             ),
         },
         _ => (EnvFilter::new(DEFAULT_FILTER), None),
