@@ -95,15 +95,7 @@ pub fn ended_before_wait(code: ExitCode, text: &str, termination_log: &Path) {
         .get()
         .copied()
         .unwrap_or_else(|| (Instant::now(), 0));
-    let elapsed_ms = since.elapsed().as_millis() as u64;
-    tracing::error!(
-        event = "summary",
-        outcome = code.outcome(),
-        exit_code = i32::from(code),
-        elapsed_ms,
-        not_ready,
-        "{text}"
-    );
+    summary_line(code, since.elapsed(), not_ready, text);
     write_termination_log(termination_log, text);
 }
 
@@ -221,28 +213,30 @@ pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
 /// Log the closing summary: `info` on success, `error` otherwise. In JSON it is the object
 /// with `"event": "summary"`.
 pub fn finished(code: ExitCode, board: &Board, elapsed: Duration, text: &str) {
-    let outcome = code.outcome();
     let not_ready = board.verdicts().filter(|(_, r)| !r.is_ready()).count();
-    let elapsed_ms = elapsed.as_millis() as u64;
-    let exit_code = i32::from(code);
+    summary_line(code, elapsed, not_ready, text);
+}
+
+/// The `summary` line of every run, also of one that ended before its wait: `info` on success,
+/// `error` otherwise.
+fn summary_line(code: ExitCode, elapsed: Duration, not_ready: usize, text: &str) {
+    // tracing takes the level as a constant: one macro writes the fields once for both.
+    macro_rules! line {
+        ($level:ident) => {
+            tracing::$level!(
+                event = "summary",
+                outcome = code.outcome(),
+                exit_code = i32::from(code),
+                elapsed_ms = elapsed.as_millis() as u64,
+                not_ready,
+                "{text}"
+            )
+        };
+    }
     if code == ExitCode::Ready {
-        tracing::info!(
-            event = "summary",
-            outcome,
-            exit_code,
-            elapsed_ms,
-            not_ready,
-            "{text}"
-        );
+        line!(info);
     } else {
-        tracing::error!(
-            event = "summary",
-            outcome,
-            exit_code,
-            elapsed_ms,
-            not_ready,
-            "{text}"
-        );
+        line!(error);
     }
 }
 
