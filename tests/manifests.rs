@@ -14,7 +14,6 @@ use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use support::{Depwait, TestEnv, User};
 
@@ -36,9 +35,7 @@ fn kustomize(dir: &Path) -> Vec<Value> {
         dir.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_yaml::Deserializer::from_str(&yaml)
-        .map(|doc| Value::deserialize(doc).unwrap())
-        .collect()
+    serde_saphyr::from_multiple(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
 }
 
 /// An overlay as the README tells users to write one: directories of `k8s/` as bases, in a
@@ -157,7 +154,7 @@ async fn every_kustomization_renders() {
 
     for file in ["flux-kustomization.yaml", "argocd-application.yaml"] {
         let text = std::fs::read_to_string(k8s_dir().join("gitops").join(file)).unwrap();
-        let doc: Value = serde_yaml::from_str(&text).unwrap();
+        let doc: Value = serde_saphyr::from_str(&text).unwrap();
         let path = doc["spec"]["path"]
             .as_str()
             .or(doc["spec"]["source"]["path"].as_str())

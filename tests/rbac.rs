@@ -7,7 +7,6 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::Api;
 use kube::api::PostParams;
-use serde::Deserialize;
 use support::{Depwait, TestEnv, User};
 
 /// Apply the generated YAML, mint a token for the service account (TokenRequest), wait with it,
@@ -29,8 +28,7 @@ async fn generated_rbac_is_sufficient_and_minimal() {
     let rbac = service_account_and_its_rbac(env, &app, &deps).await;
 
     let mut namespaces = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(&rbac.stdout) {
-        let value = serde_json::Value::deserialize(doc).unwrap();
+    for value in yaml_documents(&rbac.stdout) {
         let ns = value["metadata"]["namespace"].as_str().unwrap().to_string();
         match value["kind"].as_str() {
             Some("Role") => {
@@ -96,6 +94,11 @@ async fn generated_rbac_is_sufficient_and_minimal() {
         .await;
 }
 
+/// Every document of `yaml`, as kubectl would read them.
+fn yaml_documents(yaml: &str) -> Vec<serde_json::Value> {
+    serde_saphyr::from_multiple(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
 /// Create the service account `web` in `ns` and print `depwait rbac` for it and `deps`.
 async fn service_account_and_its_rbac(
     env: &TestEnv,
@@ -111,8 +114,7 @@ async fn apply_all(env: &TestEnv, yaml: &str) -> Vec<serde_json::Value> {
     use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
     let admin = env.client(User::Admin).await;
     let mut docs = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(yaml) {
-        let value = serde_json::Value::deserialize(doc).unwrap();
+    for value in yaml_documents(yaml) {
         let kind = value["kind"].as_str().unwrap().to_string();
         let plural = format!("{}s", kind.to_ascii_lowercase());
         let ar = ApiResource::from_gvk_with_plural(
