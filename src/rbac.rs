@@ -5,6 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
 use crate::config::ConfigError;
 use crate::dependency::{ObjectTarget, Target};
 use crate::kinds::TypeName;
@@ -100,7 +106,7 @@ pub async fn generate(
 }
 
 /// The verbs of every read rule: a wait lists and watches; `get` costs nothing more.
-const READ: &str = "\"get\", \"list\", \"watch\"";
+const READ: [&str; 3] = ["get", "list", "watch"];
 
 /// What one namespace ("" for cluster-scoped) needs.
 #[derive(Default)]
@@ -260,36 +266,35 @@ pub fn render(plan: &Plan, sa: &ServiceAccount, waiter: &Waiter) -> Result<Strin
             notes.push(doc);
             continue;
         }
-        let rules: Vec<Rule> = needs
+        let rules: Vec<PolicyRule> = needs
             .rules
             .iter()
-            .map(|((group, resource), names)| Rule {
-                group,
-                resource,
-                verbs: READ,
-                names: names.as_ref(),
-            })
+            .map(|((group, resource), names)| rule(group, resource, &READ, names.as_ref()))
             .collect();
-        doc.push_str(&match ns.as_str() {
-            "" => cluster_role(&name, &rules, sa),
-            _ => role(ns, &name, &rules) + &role_binding(ns, &name, &name, sa),
-        });
+        match ns.as_str() {
+            "" => {
+                doc.push_str(&yaml(&cluster_role(&name, rules)));
+                doc.push_str("---\n");
+                doc.push_str(&yaml(&cluster_role_binding(&name, sa)));
+            }
+            _ => {
+                doc.push_str(&yaml(&role(ns, &name, rules)));
+                doc.push_str("---\n");
+                doc.push_str(&yaml(&role_binding(ns, &name, sa)));
+            }
+        }
         docs.push(doc);
     }
     if waiter.events {
         let ns = sa.namespace.as_str();
         let events_name = format!("{name}.events");
-        let rules = [Rule {
-            group: "",
-            resource: "events",
-            verbs: "\"create\"",
-            names: None,
-        }];
+        // Core (`""`) events, the API `crate::events` writes to (and says why).
+        let rules = vec![rule("", "events", &["create"], None)];
         docs.push(format!(
             "# --emit-events: record Events on the waiting pod in namespace {ns} (its UID, when \
-             POD_UID is not set, is read through the pods rule above)\n{}{}",
-            role(ns, &events_name, &rules),
-            role_binding(ns, &events_name, &events_name, sa)
+             POD_UID is not set, is read through the pods rule above)\n{}---\n{}",
+            yaml(&role(ns, &events_name, rules)),
+            yaml(&role_binding(ns, &events_name, sa))
         ));
     }
     if docs.is_empty() {
@@ -350,61 +355,92 @@ fn object_scope(
 const RESOURCE_EXAMPLE: &str =
     "depwait rbac --service-account shop/web --resource 'shop/certificates.cert-manager.io/web'";
 
-/// One rule: verbs on one resource, optionally narrowed to some names.
-struct Rule<'a> {
-    group: &'a str,
-    resource: &'a str,
-    verbs: &'a str,
-    names: Option<&'a BTreeSet<String>>,
-}
-
-fn role(ns: &str, name: &str, rules: &[Rule]) -> String {
-    format!(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: {name}\n  namespace: {ns}\n{}",
-        rules_yaml(rules)
-    )
-}
-
-/// `rules:` with one entry per rule.
-fn rules_yaml(rules: &[Rule]) -> String {
-    let mut out = String::from("rules:\n");
-    for rule in rules {
-        out.push_str(&format!(
-            "- apiGroups: [\"{}\"]\n  resources: [\"{}\"]\n",
-            rule.group, rule.resource
-        ));
-        if let Some(names) = rule.names {
-            let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
-            out.push_str(&format!("  resourceNames: [{}]\n", quoted.join(", ")));
-        }
-        out.push_str(&format!("  verbs: [{}]\n", rule.verbs));
+/// One rule: `verbs` on one resource, narrowed to `names` when given.
+fn rule(
+    group: &str,
+    resource: &str,
+    verbs: &[&str],
+    names: Option<&BTreeSet<String>>,
+) -> PolicyRule {
+    PolicyRule {
+        api_groups: Some(vec![group.to_string()]),
+        resources: Some(vec![resource.to_string()]),
+        resource_names: names.map(|names| names.iter().cloned().collect()),
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
+        ..PolicyRule::default()
     }
-    out
 }
 
-/// For cluster-scoped objects: a ClusterRole and its binding, both named after the service
-/// account so that several waiting workloads do not overwrite each other's.
-fn cluster_role(name: &str, rules: &[Rule], sa: &ServiceAccount) -> String {
-    let mut out = format!(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {name}\n{}",
-        rules_yaml(rules)
-    );
-    out.push_str(&format!(
-        "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {name}\n\
-         roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: {name}\n\
-         subjects:\n- kind: ServiceAccount\n  name: {}\n  namespace: {}\n",
-        sa.name, sa.namespace
-    ));
-    out
+fn role(ns: &str, name: &str, rules: Vec<PolicyRule>) -> Role {
+    Role {
+        metadata: meta(name, Some(ns)),
+        rules: Some(rules),
+    }
 }
 
-fn role_binding(ns: &str, name: &str, role: &str, sa: &ServiceAccount) -> String {
-    format!(
-        "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: {name}\n  namespace: {ns}\n\
-         roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: {role}\n\
-         subjects:\n- kind: ServiceAccount\n  name: {}\n  namespace: {}\n",
-        sa.name, sa.namespace
-    )
+/// `name`'s binding to the service account; the Role it binds has the same name.
+fn role_binding(ns: &str, name: &str, sa: &ServiceAccount) -> RoleBinding {
+    RoleBinding {
+        metadata: meta(name, Some(ns)),
+        role_ref: role_ref("Role", name),
+        subjects: Some(vec![subject(sa)]),
+    }
+}
+
+/// For cluster-scoped objects: a ClusterRole, named after the service account so that several
+/// waiting workloads do not overwrite each other's.
+fn cluster_role(name: &str, rules: Vec<PolicyRule>) -> ClusterRole {
+    ClusterRole {
+        metadata: meta(name, None),
+        rules: Some(rules),
+        ..ClusterRole::default()
+    }
+}
+
+fn cluster_role_binding(name: &str, sa: &ServiceAccount) -> ClusterRoleBinding {
+    ClusterRoleBinding {
+        metadata: meta(name, None),
+        role_ref: role_ref("ClusterRole", name),
+        subjects: Some(vec![subject(sa)]),
+    }
+}
+
+fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: namespace.map(str::to_string),
+        ..ObjectMeta::default()
+    }
+}
+
+fn role_ref(kind: &str, name: &str) -> RoleRef {
+    RoleRef {
+        api_group: "rbac.authorization.k8s.io".into(),
+        kind: kind.into(),
+        name: name.into(),
+    }
+}
+
+fn subject(sa: &ServiceAccount) -> Subject {
+    Subject {
+        kind: "ServiceAccount".into(),
+        name: sa.name.clone(),
+        namespace: Some(sa.namespace.clone()),
+        api_group: None,
+    }
+}
+
+/// One object as a YAML document (ending in a newline). Strings YAML 1.1 would read as
+/// something else (a namespace `no` or `123`, which kubectl's YAML 1.1 reader takes for a
+/// boolean or a number) come out quoted. Long names stay plain scalars rather than folded
+/// blocks, for people reading the output.
+fn yaml<T: Serialize>(object: &T) -> String {
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.prefer_block_scalars = false;
+    // Cannot fail: the writer is a String, the options are valid, and k8s-openapi's RBAC types
+    // serialize to maps with string keys, strings and lists of strings only — none of the
+    // tags, anchors or wrappers serde-saphyr's other errors are about.
+    serde_saphyr::to_string_with_options(object, options).expect("RBAC objects serialize to YAML")
 }
 
 #[cfg(test)]
@@ -449,6 +485,77 @@ mod tests {
         ServiceAccount::parse("shop/web").unwrap()
     }
 
+    /// The output as kubectl reads it: one value per document.
+    fn documents(yaml: &str) -> Vec<serde_json::Value> {
+        serde_saphyr::from_multiple(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+    }
+
+    /// `(kind, namespace, name)` of every document, in order.
+    fn objects(yaml: &str) -> Vec<(String, Option<String>, String)> {
+        documents(yaml)
+            .iter()
+            .map(|d| {
+                let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+                (
+                    text(&d["kind"]).unwrap(),
+                    text(&d["metadata"]["namespace"]),
+                    text(&d["metadata"]["name"]).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// The rules of the Role `name` in `namespace`, or of the ClusterRole `name` (`None`).
+    fn rules_of(yaml: &str, namespace: Option<&str>, name: &str) -> Vec<PolicyRule> {
+        let kind = if namespace.is_some() {
+            "Role"
+        } else {
+            "ClusterRole"
+        };
+        let doc = documents(yaml)
+            .into_iter()
+            .find(|d| {
+                d["kind"] == kind
+                    && d["metadata"]["namespace"].as_str() == namespace
+                    && d["metadata"]["name"] == name
+            })
+            .unwrap_or_else(|| panic!("no {kind} {name} in {namespace:?}:\n{yaml}"));
+        serde_json::from_value(doc["rules"].clone()).unwrap()
+    }
+
+    /// A rule as kubectl reads it: `verbs` on `group`/`resource`, narrowed to `names` if any.
+    fn expected(group: &str, resource: &str, names: &[&str], verbs: &[&str]) -> PolicyRule {
+        PolicyRule {
+            api_groups: Some(vec![group.into()]),
+            resources: Some(vec![resource.into()]),
+            resource_names: (!names.is_empty())
+                .then(|| names.iter().map(|n| n.to_string()).collect()),
+            verbs: verbs.iter().map(|v| v.to_string()).collect(),
+            non_resource_urls: None,
+        }
+    }
+
+    fn read(group: &str, resource: &str, names: &[&str]) -> PolicyRule {
+        expected(group, resource, names, &["get", "list", "watch"])
+    }
+
+    /// Role and binding (or ClusterRole and ClusterRoleBinding) of one name, in one namespace
+    /// or cluster-wide.
+    fn pair(
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> [(String, Option<String>, String); 2] {
+        let object = |k: &str| {
+            (
+                k.to_string(),
+                namespace.map(str::to_string),
+                name.to_string(),
+            )
+        };
+        [object(kind), object(&format!("{kind}Binding"))]
+    }
+
     #[test]
     fn services_need_services_and_endpointslices_and_dns_names_nothing() {
         let service = Dependency {
@@ -469,14 +576,24 @@ mod tests {
         let plan = offline(vec![service, dns, dep("db", "app=zk")]);
         let yaml = render(&plan, &sa(), &Waiter::default()).unwrap();
         // db's, and the restart guard's in the account's namespace.
-        assert_eq!(yaml.matches("\nkind: Role\n").count(), 2);
+        assert_eq!(
+            objects(&yaml),
+            [
+                pair("Role", Some("db"), "depwait.shop.web"),
+                pair("Role", Some("shop"), "depwait.shop.web"),
+            ]
+            .concat(),
+            "{yaml}"
+        );
         assert!(yaml.contains("# depwait reads pods, services, endpointslices in namespace db"));
-        assert!(yaml.contains(
-            "- apiGroups: [\"discovery.k8s.io\"]\n  resources: [\"endpointslices\"]\n  verbs: [\"get\", \"list\", \"watch\"]"
-        ));
-        assert!(yaml.contains(
-            "- apiGroups: [\"\"]\n  resources: [\"services\"]\n  resourceNames: [\"mysql\"]\n  verbs: [\"get\", \"list\", \"watch\"]"
-        ));
+        assert_eq!(
+            rules_of(&yaml, Some("db"), "depwait.shop.web"),
+            [
+                read("", "pods", &[]),
+                read("", "services", &["mysql"]),
+                read("discovery.k8s.io", "endpointslices", &[]),
+            ]
+        );
         assert!(yaml.contains("# endpointslices: found by the label kubernetes.io/service-name"));
         assert!(!yaml.contains("api.example.com"));
     }
@@ -489,37 +606,52 @@ mod tests {
             dep("cache", "app=redis"),
         ]);
         let yaml = render(&plan, &sa(), &Waiter::default()).unwrap();
-        // db's, cache's, and the restart guard's in the account's namespace (shop).
-        assert_eq!(yaml.matches("\nkind: Role\n").count(), 3);
-        assert_eq!(yaml.matches("\nkind: RoleBinding\n").count(), 3);
+        // cache's, db's, and the restart guard's in the account's namespace (shop), each bound
+        // to the account.
         assert_eq!(
-            yaml.matches("  name: depwait.shop.web\n").count(),
-            9,
+            objects(&yaml),
+            [
+                pair("Role", Some("cache"), "depwait.shop.web"),
+                pair("Role", Some("db"), "depwait.shop.web"),
+                pair("Role", Some("shop"), "depwait.shop.web"),
+            ]
+            .concat(),
             "{yaml}"
         );
+        for binding in documents(&yaml)
+            .iter()
+            .filter(|d| d["kind"] == "RoleBinding")
+        {
+            assert_eq!(
+                binding["roleRef"],
+                serde_json::json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                    "name": "depwait.shop.web"})
+            );
+            assert_eq!(
+                binding["subjects"],
+                serde_json::json!([{"kind": "ServiceAccount", "name": "web", "namespace": "shop"}])
+            );
+        }
         assert!(yaml.contains("# depwait reads pods in namespace db for: db app=zk; db app=mysql"));
         assert!(!yaml.contains("ClusterRole"));
         assert!(!yaml.contains("events"));
-        assert!(!yaml.contains("name: depwait\n"), "{yaml}");
     }
 
     /// The class of issue 14's first bullet: a namespaced type without a namespace is the
     /// pod's namespace, never every namespace.
     #[test]
     fn namespaced_types_without_a_namespace_stay_in_the_accounts_namespace() {
-        for resource in [
-            "secrets/db-password:create",
-            "cm/settings",
-            "deployment/api",
-            "jobs.batch/m",
-            "pvc/data",
+        for (resource, group, plural) in [
+            ("secrets/db-password:create", "", "secrets"),
+            ("cm/settings", "", "configmaps"),
+            ("deployment/api", "apps", "deployments"),
+            ("jobs.batch/m", "batch", "jobs"),
+            ("pvc/data", "", "persistentvolumeclaims"),
         ] {
             let yaml = rbac(&["--resource", resource]).unwrap();
-            assert!(!yaml.contains("ClusterRole"), "{resource}:\n{yaml}");
-            assert!(
-                yaml.contains(
-                    "kind: Role\nmetadata:\n  name: depwait.shop.web\n  namespace: shop\n"
-                ),
+            assert_eq!(
+                objects(&yaml),
+                pair("Role", Some("shop"), "depwait.shop.web"),
                 "{resource}:\n{yaml}"
             );
             assert!(
@@ -527,29 +659,48 @@ mod tests {
                 "{yaml}"
             );
             let name = resource.split(['/', ':']).nth(1).unwrap();
+            // Beside the restart guard's pods rule.
             assert!(
-                yaml.contains(&format!("resourceNames: [\"{name}\"]")),
-                "{yaml}"
+                rules_of(&yaml, Some("shop"), "depwait.shop.web").contains(&read(
+                    group,
+                    plural,
+                    &[name]
+                )),
+                "{resource}:\n{yaml}"
             );
         }
-        let yaml = rbac(&["--resource", "secrets/db-password:create"]).unwrap();
-        assert!(yaml.contains(
-            "- apiGroups: [\"\"]\n  resources: [\"secrets\"]\n  resourceNames: [\"db-password\"]\n  verbs: [\"get\", \"list\", \"watch\"]"
-        ), "{yaml}");
     }
 
     #[test]
     fn cluster_scoped_types_get_a_cluster_role_named_after_the_account() {
         let yaml = rbac(&["--resource", "ns/db:create", "--resource", "nodes/n1"]).unwrap();
-        assert!(yaml.contains("kind: ClusterRole\nmetadata:\n  name: depwait.shop.web\n"));
-        assert!(yaml.contains("resources: [\"namespaces\"]\n  resourceNames: [\"db\"]"));
-        assert!(yaml.contains("resources: [\"nodes\"]\n  resourceNames: [\"n1\"]"));
         // The one Role is the restart guard's, in the account's namespace.
-        assert_eq!(yaml.matches("\nkind: Role\n").count(), 1, "{yaml}");
-        assert!(yaml.contains("kind: Role\nmetadata:\n  name: depwait.shop.web\n  namespace: shop\nrules:\n- apiGroups: [\"\"]\n  resources: [\"pods\"]\n"), "{yaml}");
+        assert_eq!(
+            objects(&yaml),
+            [
+                pair("ClusterRole", None, "depwait.shop.web"),
+                pair("Role", Some("shop"), "depwait.shop.web"),
+            ]
+            .concat(),
+            "{yaml}"
+        );
+        assert_eq!(
+            rules_of(&yaml, None, "depwait.shop.web"),
+            [read("", "namespaces", &["db"]), read("", "nodes", &["n1"])]
+        );
+        assert_eq!(
+            rules_of(&yaml, Some("shop"), "depwait.shop.web"),
+            [read("", "pods", &[])]
+        );
+        let binding = &documents(&yaml)[1];
+        assert_eq!(binding["roleRef"]["kind"], "ClusterRole", "{yaml}");
+        assert_eq!(binding["subjects"][0]["namespace"], "shop", "{yaml}");
         // A namespace given for a cluster-scoped type is ignored, as kubectl and the wait do.
         let yaml = rbac(&["--resource", "x/pv/data"]).unwrap();
-        assert!(yaml.contains("kind: ClusterRole\n"), "{yaml}");
+        assert_eq!(
+            rules_of(&yaml, None, "depwait.shop.web"),
+            [read("", "persistentvolumes", &["data"])]
+        );
     }
 
     #[test]
@@ -561,8 +712,10 @@ mod tests {
         }
         // With a namespace, a custom type of known group is a Role in it.
         let yaml = rbac(&["--resource", "cm1/certificates.cert-manager.io/web"]).unwrap();
-        assert!(yaml.contains("namespace: cm1\n"));
-        assert!(yaml.contains("apiGroups: [\"cert-manager.io\"]"));
+        assert_eq!(
+            rules_of(&yaml, Some("cm1"), "depwait.shop.web"),
+            [read("cert-manager.io", "certificates", &["web"])]
+        );
         assert!(!yaml.contains("ClusterRole"));
     }
 
@@ -581,17 +734,25 @@ mod tests {
             "db/pods/zk-0",
         ])
         .unwrap();
-        assert!(
-            yaml.contains("resources: [\"jobs\"]\n  resourceNames: [\"migrate\"]"),
+        assert_eq!(
+            rules_of(&yaml, Some("db"), "depwait.shop.web"),
+            [
+                // A label-selected pod watch reads every pod: the named one adds nothing
+                // narrower.
+                read("", "pods", &[]),
+                read("", "services", &["mysql"]),
+                read("apps", "deployments", &["api"]),
+                read("batch", "jobs", &["migrate"]),
+                read("discovery.k8s.io", "endpointslices", &[]),
+            ],
             "{yaml}"
         );
-        assert!(yaml.contains("resources: [\"deployments\"]\n  resourceNames: [\"api\"]"));
-        assert!(yaml.contains("resources: [\"services\"]\n  resourceNames: [\"mysql\"]"));
-        // A label-selected pod watch reads every pod: the named one adds nothing narrower.
-        assert!(yaml.contains("resources: [\"pods\"]\n  verbs:"), "{yaml}");
         assert!(yaml.contains("# pods: found by label selector"));
         let yaml = rbac(&["--job", "db/a", "--job", "db/b"]).unwrap();
-        assert!(yaml.contains("resourceNames: [\"a\", \"b\"]"), "{yaml}");
+        assert_eq!(
+            rules_of(&yaml, Some("db"), "depwait.shop.web"),
+            [read("batch", "jobs", &["a", "b"])]
+        );
     }
 
     #[test]
@@ -603,34 +764,81 @@ mod tests {
             yaml.contains("# depwait reads pods in namespace shop for: the waiting pod itself (the restart guard)\n"),
             "{yaml}"
         );
-        assert!(
-            yaml.contains("name: depwait.shop.web\n  namespace: shop\nrules:\n- apiGroups: [\"\"]\n  resources: [\"pods\"]\n  verbs: [\"get\", \"list\", \"watch\"]"),
-            "{yaml}"
+        assert_eq!(
+            rules_of(&yaml, Some("shop"), "depwait.shop.web"),
+            [read("", "pods", &[])]
         );
-        // --emit-events adds only `create` on events; the UID is read through the pods rule.
+        // --emit-events adds only `create` on (core) events; the UID is read through the pods
+        // rule.
         let yaml = rbac(&["--emit-events", "--pods", "db:app=zk"]).unwrap();
+        assert_eq!(
+            rules_of(&yaml, Some("shop"), "depwait.shop.web.events"),
+            [expected("", "events", &[], &["create"])]
+        );
         assert!(
-            yaml.contains("name: depwait.shop.web.events\n  namespace: shop\n"),
+            objects(&yaml).ends_with(&pair("Role", Some("shop"), "depwait.shop.web.events")),
             "{yaml}"
         );
-        assert!(yaml.contains("resources: [\"events\"]\n  verbs: [\"create\"]"));
         // A fixed name narrows the read to that pod, with or without --emit-events.
         let plan = offline(vec![dep("db", "app=zk")]);
         for events in [false, true] {
             let waiter = Waiter::parse(events, Some("web-0")).unwrap();
             let yaml = render(&plan, &sa(), &waiter).unwrap();
-            assert!(
-                yaml.contains(
-                    "resources: [\"pods\"]\n  resourceNames: [\"web-0\"]\n  verbs: [\"get\", \"list\", \"watch\"]"
-                ),
-                "{yaml}"
+            assert_eq!(
+                rules_of(&yaml, Some("shop"), "depwait.shop.web"),
+                [read("", "pods", &["web-0"])]
             );
         }
         // A pod dependency in the account's namespace already covers its pods.
         let yaml = rbac(&["--pods", "shop:app=zk"]).unwrap();
-        assert_eq!(yaml.matches("resources: [\"pods\"]").count(), 1, "{yaml}");
-        assert!(!yaml.contains("resourceNames"), "{yaml}");
+        assert_eq!(
+            rules_of(&yaml, Some("shop"), "depwait.shop.web"),
+            [read("", "pods", &[])],
+            "{yaml}"
+        );
+        assert_eq!(objects(&yaml).len(), 2, "{yaml}");
         assert!(Waiter::parse(true, Some("Web_0")).is_err());
+    }
+
+    /// Names YAML 1.1 (kubectl's reader) would take for booleans, numbers or null come out
+    /// quoted, so they stay strings.
+    #[test]
+    fn names_that_look_like_other_yaml_types_stay_strings() {
+        let odd = [
+            "no", "n", "y", "on", "yes", "true", "null", "123", "1e3", "0x1f", "0o17",
+        ];
+        for name in odd {
+            let sa = ServiceAccount::parse(&format!("{name}/{name}")).unwrap();
+            let job = Dependency {
+                target: Target::Object(ObjectTarget {
+                    namespace: Some(name.to_string()),
+                    resource: "jobs".into(),
+                    name: name.into(),
+                    wait_for: crate::dependency::WaitFor::JobComplete,
+                }),
+                origin: "test".into(),
+            };
+            let waiter = Waiter::parse(true, Some(name)).unwrap();
+            let yaml = render(&offline(vec![job]), &sa, &waiter).unwrap();
+            // Every value that is the name, with or without quotes: `namespace: X`,
+            // `name: X`, `- X` (a resourceNames entry).
+            let values: Vec<&str> = yaml
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(|l| l.rsplit([':', '-']).next().unwrap().trim())
+                .filter(|v| v.trim_matches(['"', '\'']) == name)
+                .collect();
+            // Namespaces and subjects of 4 objects, 2 resourceNames, the subject's name.
+            assert!(values.len() >= 7, "{name}: {values:?}\n{yaml}");
+            for value in values {
+                assert!(value.starts_with(['"', '\'']), "{name} unquoted:\n{yaml}");
+            }
+            assert_eq!(
+                rules_of(&yaml, Some(name), &format!("depwait.{name}.{name}")),
+                [read("", "pods", &[name]), read("batch", "jobs", &[name])],
+                "{yaml}"
+            );
+        }
     }
 
     #[test]

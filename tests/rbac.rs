@@ -4,7 +4,7 @@
 mod support;
 
 use k8s_openapi::api::core::v1::ServiceAccount;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding};
 use kube::Api;
 use kube::api::PostParams;
 use support::{Depwait, TestEnv, User};
@@ -561,12 +561,20 @@ async fn custom_types_without_a_namespace_are_scoped_by_discovery_or_refused() {
     .await;
     assert!(!done.stdout.contains("ClusterRole"), "{done:?}");
     // Beside the restart guard's pods rule, in the same Role.
-    assert!(
-        done.stdout.contains(&format!(
-            "namespace: {app}\nrules:\n- apiGroups: [\"\"]\n  resources: [\"pods\"]\n  verbs: [\"get\", \"list\", \"watch\"]\n- apiGroups: [\"{group}\"]\n  resources: [\"widgets\"]\n  resourceNames: [\"w1\"]\n"
-        )),
-        "{done:?}"
-    );
+    let roles: Vec<Role> = yaml_documents(&done.stdout)
+        .into_iter()
+        .filter(|d| d["kind"] == "Role")
+        .map(|d| serde_json::from_value(d).unwrap())
+        .collect();
+    assert_eq!(roles.len(), 1, "{done:?}");
+    assert_eq!(roles[0].metadata.namespace.as_deref(), Some(app.as_str()));
+    let rules: Vec<PolicyRule> = serde_json::from_value(serde_json::json!([
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [group], "resources": ["widgets"], "resourceNames": ["w1"],
+            "verbs": ["get", "list", "watch"]},
+    ]))
+    .unwrap();
+    assert_eq!(roles[0].rules.as_ref(), Some(&rules), "{done:?}");
     let done = Depwait::new()
         .kubeconfig("/nonexistent/kubeconfig".into())
         .args(["rbac", "--service-account", &format!("{app}/web")])
@@ -575,4 +583,38 @@ async fn custom_types_without_a_namespace_are_scoped_by_discovery_or_refused() {
         .expect_exit(2)
         .await;
     assert!(done.stderr.contains("NAMESPACE/widget/w1"), "{done:?}");
+}
+
+/// Names kubectl's YAML 1.1 reader would take for a boolean or a number (a service account
+/// `true`, a pod `123`, a Job `on`) reach the API server as the names they are: the output
+/// applies with `kubectl apply` and grants exactly those objects.
+#[tokio::test]
+async fn rbac_for_names_that_look_like_booleans_or_numbers_applies() {
+    let env = TestEnv::get();
+    let app = env.namespace("rbac-odd").await;
+    let db = env.namespace("rbac-db").await;
+    let deps = [
+        "--pod-name".to_string(),
+        "123".into(),
+        "--emit-events".into(),
+        "--job".into(),
+        format!("{db}/on"),
+    ];
+    let yaml = service_account_and_its_rbac_as(env, &app, "true", &deps)
+        .await
+        .stdout;
+    kubectl_apply(env, &yaml);
+    let sa = (app.as_str(), "true");
+    let (a, d) = (Some(app.as_str()), Some(db.as_str()));
+    let needs: Vec<Ask> = vec![
+        ("get", "", "pods", a, Some("123")),
+        ("create", "", "events", a, None),
+        ("watch", "batch", "jobs", d, Some("on")),
+    ];
+    assert_allowed(env, sa, &needs, &yaml).await;
+    let must_not: Vec<Ask> = vec![
+        ("get", "", "pods", a, Some("124")),
+        ("watch", "batch", "jobs", d, Some("true")),
+    ];
+    assert_denied(env, sa, &must_not, &yaml).await;
 }
