@@ -5,13 +5,31 @@
 //! `kubectl describe` matches events by the pod's UID). Needs `create` on `events` in the pod's
 //! namespace, and `get` on its own pod when `POD_UID` is not set — which `depwait rbac` grants
 //! with the restart guard's rule; without that grant the Event is recorded without the UID.
+//!
+//! **A core/v1 Event built here, not kube's `Recorder`.** `kube::runtime::events::Recorder`
+//! writes `events.k8s.io/v1` Events. For depwait it would cost three things and buy nothing:
+//! - **RBAC.** It needs `create` on `events` in the API group `events.k8s.io`. Every grant made
+//!   so far — `depwait rbac --emit-events` output, the manifests in `k8s/`, users' own Roles —
+//!   is on core `events` (group `""`), which does not authorize the other group: an upgraded
+//!   depwait would stop recording Events (one warning line, exit code unchanged) until every
+//!   user re-applied RBAC, and `depwait rbac` would have to grant both groups to serve old and
+//!   new binaries.
+//! - **The log line.** `Recorder::publish` returns `()`, so the line saying which Event was
+//!   written (`recorded Warning Event … (events/NAME)`) could no longer name it.
+//! - **The bound.** It has no timeout of its own; [`EMIT_LIMIT`] would wrap it as it wraps this.
+//!
+//! What it adds — a cache of recent Events and `series` counts for a controller that reports the
+//! same thing again and again — depwait has no use for: it writes at most one Event and exits.
+//! Readers see no difference: both API groups serve the same stored Events, so `kubectl describe
+//! pod` and `kubectl get events` show this one as they would the Recorder's.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::PostParams;
 use kube::{Api, Client};
-use serde_json::json;
 
 use crate::aggregate::Outcome;
 use crate::text::Escaped;
@@ -95,7 +113,6 @@ async fn emit_now(client: &Client, target: &Target, message: &str) {
             }
         },
     };
-    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     // `message` is the summary, its cluster text already escaped by `report`; its newlines
     // between dependencies are depwait's own.
     let mut message = message.to_string();
@@ -106,28 +123,7 @@ async fn emit_now(client: &Client, target: &Target, message: &str) {
         }
         message.truncate(end);
     }
-    let event: Event = match serde_json::from_value(json!({
-        "metadata": {"generateName": format!("{}.depwait-", target.name)},
-        "involvedObject": {
-            "apiVersion": "v1", "kind": "Pod",
-            "name": target.name, "namespace": target.namespace, "uid": uid,
-        },
-        "reason": REASON,
-        "message": message,
-        "type": "Warning",
-        "source": {"component": "depwait"},
-        "reportingComponent": "depwait",
-        "reportingInstance": target.name,
-        "firstTimestamp": now,
-        "lastTimestamp": now,
-        "count": 1,
-    })) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::warn!(event = "kubernetes_event", "cannot build the Event: {e}");
-            return;
-        }
-    };
+    let event = event(target, uid, message, Time(Timestamp::now()));
     match Api::<Event>::namespaced(client.clone(), &target.namespace)
         .create(&PostParams::default(), &event)
         .await
@@ -165,5 +161,75 @@ pub async fn on_failure(enabled: bool, outcome: &Outcome, client: Option<&Client
             recorded = false,
             "--emit-events needs Kubernetes credentials; no Event recorded"
         ),
+    }
+}
+
+/// The Warning Event on `target` (the pod of UID `uid`, when known) saying `message`, as the
+/// kubelet writes its own: `kubectl describe pod` shows it under Events, from `depwait`.
+fn event(target: &Target, uid: Option<String>, message: String, now: Time) -> Event {
+    Event {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{}.depwait-", target.name)),
+            ..ObjectMeta::default()
+        },
+        involved_object: ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            name: Some(target.name.clone()),
+            namespace: Some(target.namespace.clone()),
+            uid,
+            ..ObjectReference::default()
+        },
+        reason: Some(REASON.into()),
+        message: Some(message),
+        type_: Some("Warning".into()),
+        source: Some(EventSource {
+            component: Some("depwait".into()),
+            host: None,
+        }),
+        reporting_component: Some("depwait".into()),
+        reporting_instance: Some(target.name.clone()),
+        first_timestamp: Some(now.clone()),
+        last_timestamp: Some(now),
+        count: Some(1),
+        ..Event::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// What reaches the API server: the fields `kubectl describe pod` and alert rules read.
+    #[test]
+    fn the_event_is_a_warning_on_the_pod_from_depwait() {
+        let target = Target {
+            name: "web-0".into(),
+            namespace: "shop".into(),
+            uid: None,
+        };
+        let now = Time(Timestamp::from_second(1_767_225_600).unwrap());
+        let event = event(&target, Some("u-1".into()), "db: 0 of 2 ready".into(), now);
+        assert_eq!(
+            serde_json::to_value(event).unwrap(),
+            json!({
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"generateName": "web-0.depwait-"},
+                "involvedObject": {
+                    "apiVersion": "v1", "kind": "Pod",
+                    "name": "web-0", "namespace": "shop", "uid": "u-1",
+                },
+                "reason": "DependenciesNotReady",
+                "message": "db: 0 of 2 ready",
+                "type": "Warning",
+                "source": {"component": "depwait"},
+                "reportingComponent": "depwait",
+                "reportingInstance": "web-0",
+                "firstTimestamp": "2026-01-01T00:00:00Z",
+                "lastTimestamp": "2026-01-01T00:00:00Z",
+                "count": 1,
+            })
+        );
     }
 }
