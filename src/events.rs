@@ -32,7 +32,7 @@ use kube::api::PostParams;
 use kube::{Api, Client};
 
 use crate::aggregate::Outcome;
-use crate::text::Escaped;
+use crate::text::{Escaped, Limit, truncate};
 
 /// The reason every depwait Event carries, for alert rules to match on.
 pub const REASON: &str = "DependenciesNotReady";
@@ -115,14 +115,7 @@ async fn emit_now(client: &Client, target: &Target, message: &str) {
     };
     // `message` is the summary, its cluster text already escaped by `report`; its newlines
     // between dependencies are depwait's own.
-    let mut message = message.to_string();
-    if message.len() > MESSAGE_LIMIT {
-        let mut end = MESSAGE_LIMIT;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-    }
+    let message = truncate(message, Limit::Bytes(MESSAGE_LIMIT)).to_string();
     let event = event(target, uid, message, Time(Timestamp::now()));
     match Api::<Event>::namespaced(client.clone(), &target.namespace)
         .create(&PostParams::default(), &event)

@@ -13,7 +13,7 @@ use crate::aggregate::{Board, Outcome, Progress};
 use crate::dependency::Dependency;
 use crate::exit::ExitCode;
 use crate::readiness::Readiness;
-use crate::text::Escaped;
+use crate::text::{Escaped, Limit, truncate};
 
 /// The kubelet reads at most 4096 bytes of a termination message.
 pub const TERMINATION_LOG_LIMIT: usize = 4096;
@@ -267,7 +267,7 @@ fn fit_termination(text: &str, limit: usize) -> String {
         more(entries.len()).len()
     });
     if head.len() > room {
-        let cut = truncate_utf8(head, room);
+        let cut = truncate(head, Limit::Bytes(room));
         return if entries.is_empty() {
             format!("{cut}…")
         } else {
@@ -296,29 +296,9 @@ fn fit_termination(text: &str, limit: usize) -> String {
     kept
 }
 
-fn truncate_utf8(text: &str, limit: usize) -> &str {
-    if text.len() <= limit {
-        return text;
-    }
-    let mut end = limit;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn truncation_respects_char_boundaries() {
-        assert_eq!(truncate_utf8("abc", 10), "abc");
-        assert_eq!(truncate_utf8("aé", 2), "a");
-        let long = "é".repeat(5000);
-        let cut = truncate_utf8(&long, TERMINATION_LOG_LIMIT);
-        assert!(cut.len() <= TERMINATION_LOG_LIMIT);
-    }
 
     #[test]
     fn termination_log_is_bounded_and_unwritable_paths_are_ignored() {

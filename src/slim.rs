@@ -101,7 +101,7 @@ pub struct ContainerStateTerminated {
 
 /// Messages are shown truncated; a kubelet's can be long (scheduler messages list every node).
 fn short_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.map(|m| truncate(&m, 120)))
+    Ok(Option::<String>::deserialize(d)?.map(|m| crate::text::ellipsize(&m, 120).into_owned()))
 }
 
 /// The metadata fields a pod is kept with; serde skips the rest unbuilt.
@@ -173,13 +173,6 @@ impl Slim for DynamicObject {
         if let Some(annotations) = &mut self.metadata.annotations {
             annotations.remove(LAST_APPLIED);
         }
-    }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
     }
 }
 

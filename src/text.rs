@@ -1,5 +1,5 @@
 //! Text that reaches people: escaped so it cannot drive a terminal, redacted so it carries no
-//! credential.
+//! credential, and cut to fit where it goes.
 //!
 //! **Escaping.** Condition messages, container reasons, Job messages and object names come from
 //! the cluster, and anyone who can write a pod's status can put an escape sequence, a carriage
@@ -24,6 +24,11 @@
 //! holds such a URL: its `Display` and `Debug` show it with the password and every query value
 //! replaced by `***`; only the HTTP client reads the real text. [`redact`] does the same to any
 //! text quoting a URL (a configuration error quoting what was typed).
+//!
+//! **Truncation.** [`truncate`] is the one place text is cut: to a number of bytes where the
+//! receiver counts bytes (an Event's message, the termination log), to a number of characters
+//! where a person reads it ([`ellipsize`]: a pod condition's message, a plugin's stderr line).
+//! Either way it never splits a character.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write};
@@ -74,6 +79,45 @@ impl<T: fmt::Display> fmt::Display for Escaped<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shown = self.0.to_string();
         f.write_str(&escape(&shown))
+    }
+}
+
+/// A length limit, and what it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// UTF-8 bytes: what an API field or a file caps.
+    Bytes(usize),
+    /// Characters (Unicode scalar values): what a line shown to people is kept to.
+    Chars(usize),
+}
+
+/// The longest start of `text` within `limit`, ending at a character boundary: a multibyte
+/// character the limit falls inside is left out whole. `text` itself when it fits.
+pub fn truncate(text: &str, limit: Limit) -> &str {
+    let end = match limit {
+        Limit::Bytes(max) if text.len() <= max => return text,
+        Limit::Bytes(max) => {
+            // `str::floor_char_boundary` is newer than the crate's rust-version. A character
+            // is at most 4 bytes long, so this steps back at most 3 times.
+            let mut end = max;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            end
+        }
+        Limit::Chars(max) => match text.char_indices().nth(max) {
+            Some((end, _)) => end,
+            None => return text,
+        },
+    };
+    &text[..end]
+}
+
+/// At most `max_chars` characters of `text`, followed by `…` when some were cut.
+pub fn ellipsize(text: &str, max_chars: usize) -> Cow<'_, str> {
+    match truncate(text, Limit::Chars(max_chars)) {
+        shown if shown.len() == text.len() => Cow::Borrowed(text),
+        shown => Cow::Owned(format!("{shown}…")),
     }
 }
 
@@ -310,6 +354,63 @@ mod tests {
             let quoted = format!("--http #1 `{url}`: bad");
             let r = redact(&quoted);
             prop_assert!(!r.contains(&password) && !r.contains(&token), "{}", r);
+        }
+    }
+
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        // é is 2 bytes, ✓ 3, 😀 4: a byte limit inside one leaves it out whole.
+        let text = "aé✓😀";
+        let cuts: Vec<&str> = (0..=11).map(|n| truncate(text, Limit::Bytes(n))).collect();
+        assert_eq!(
+            cuts,
+            [
+                "",
+                "a",
+                "a",
+                "aé",
+                "aé",
+                "aé",
+                "aé✓",
+                "aé✓",
+                "aé✓",
+                "aé✓",
+                "aé✓😀",
+                "aé✓😀"
+            ]
+        );
+        let chars: Vec<&str> = (0..=5).map(|n| truncate(text, Limit::Chars(n))).collect();
+        assert_eq!(chars, ["", "a", "aé", "aé✓", "aé✓😀", "aé✓😀"]);
+        assert_eq!(truncate("", Limit::Bytes(0)), "");
+        assert_eq!(truncate("", Limit::Chars(0)), "");
+    }
+
+    #[test]
+    fn truncation_at_exactly_the_limit_keeps_everything() {
+        assert_eq!(truncate("abc", Limit::Bytes(3)), "abc");
+        assert_eq!(truncate("abc", Limit::Bytes(2)), "ab");
+        assert_eq!(truncate("ééé", Limit::Chars(3)), "ééé");
+        assert_eq!(truncate("ééé", Limit::Bytes(6)), "ééé");
+        assert_eq!(ellipsize("abc", 3), "abc");
+        assert!(matches!(ellipsize("abc", 3), Cow::Borrowed(_)));
+        assert_eq!(ellipsize("abcd", 3), "abc…");
+        assert_eq!(ellipsize("éééé", 3), "ééé…");
+        assert_eq!(ellipsize("", 0), "");
+        assert_eq!(ellipsize("a", 0), "…");
+    }
+
+    proptest! {
+        #[test]
+        fn truncation_is_the_longest_fitting_start(s in hostile(), n in 0usize..64) {
+            let bytes = truncate(&s, Limit::Bytes(n));
+            prop_assert!(s.starts_with(bytes) && bytes.len() <= n);
+            // One more character would not fit.
+            if let Some(next) = s[bytes.len()..].chars().next() {
+                prop_assert!(bytes.len() + next.len_utf8() > n);
+            }
+            let chars = truncate(&s, Limit::Chars(n));
+            prop_assert!(s.starts_with(chars));
+            prop_assert_eq!(chars.chars().count(), s.chars().count().min(n));
         }
     }
 

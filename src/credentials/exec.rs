@@ -521,11 +521,7 @@ pub fn tail(stderr: &[u8]) -> String {
         return String::new();
     };
     let redacted = redact(line);
-    let mut shown: String = redacted.chars().take(STDERR_SHOWN).collect();
-    if shown.len() < redacted.len() {
-        shown.push('…');
-    }
-    super::escape(&shown)
+    super::escape(&crate::text::ellipsize(&redacted, STDERR_SHOWN))
 }
 
 fn redact(text: &str) -> String {
