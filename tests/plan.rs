@@ -125,7 +125,7 @@ async fn names_of_existing_namespaces_stay_services_for_rbac() {
     );
     assert!(
         done.stdout
-            .contains("resources: [\"services\"]\n  resourceNames: [\"mysql\"]"),
+            .contains("resourceNames:\n  - mysql\n  resources:\n  - services\n"),
         "{done:?}"
     );
 }
