@@ -306,6 +306,34 @@ fn parse_namespace(ns: &str, name: &str, example: &'static str) -> Result<String
     }
 }
 
+/// A `:MIN` suffix that is not a count of at least 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadMin {
+    /// Not digits (or nothing after the `:`).
+    #[error("MIN after `:` must be a whole number, found `{0}`")]
+    NotWhole(String),
+    /// Digits beyond what a count can be.
+    #[error("MIN `{0}` is too large (at most {max})", max = u32::MAX)]
+    TooLarge(String),
+    /// `:0`: leave the suffix out instead.
+    #[error("MIN must be at least 1 (leave out `:MIN` for the default)")]
+    Zero,
+}
+
+/// The one parser of every `:MIN` suffix (`--pods`, `--service`), so one bad MIN gets one
+/// message whichever flag carries it.
+pub fn parse_min(text: &str) -> Result<u32, BadMin> {
+    let text = text.trim();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(BadMin::NotWhole(text.into()));
+    }
+    match text.parse::<u32>() {
+        Ok(0) => Err(BadMin::Zero),
+        Ok(min) => Ok(min),
+        Err(_) => Err(BadMin::TooLarge(text.into())),
+    }
+}
+
 /// `NAMESPACE:SELECTOR[:MIN]`. Label keys and values cannot contain `:`, so the first `:` ends
 /// the namespace and a trailing `:digits` is MIN.
 fn parse_pods_flag(spec: &str, index: usize) -> Result<Dependency, ConfigError> {
@@ -323,20 +351,7 @@ fn parse_pods_flag(spec: &str, index: usize) -> Result<Dependency, ConfigError> 
     let namespace = parse_namespace(ns.trim(), &name, PODS_EXAMPLE)?;
     let (selector_text, min) = match rest.rsplit_once(':') {
         Some((sel, min)) => {
-            let min = min.trim();
-            if min.is_empty() || !min.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(err(format!(
-                    "MIN after the last `:` must be a whole number, found `{min}`"
-                )));
-            }
-            let min: u32 = min
-                .parse()
-                .map_err(|_| err(format!("MIN `{min}` is too large")))?;
-            if min == 0 {
-                return Err(err(
-                    "MIN must be at least 1 (leave it out to require every matching pod)".into(),
-                ));
-            }
+            let min = parse_min(min).map_err(|e| err(e.to_string()))?;
             (sel, Some(min))
         }
         None => (rest, None),
@@ -369,19 +384,7 @@ fn parse_service_flag(spec: &str, index: usize) -> Result<Dependency, ConfigErro
     };
     let (reference, min) = match spec.split_once(':') {
         Some((reference, min)) => {
-            let min = min.trim();
-            let parsed: u32 = min
-                .parse()
-                .ok()
-                .filter(|_| min.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| {
-                    err(format!(
-                        "MIN after `:` must be a whole number, found `{min}`"
-                    ))
-                })?;
-            if parsed == 0 {
-                return Err(err("MIN must be at least 1".into()));
-            }
+            let parsed = parse_min(min).map_err(|e| err(e.to_string()))?;
             (reference, parsed)
         }
         None => (spec, 1),
@@ -753,6 +756,21 @@ mod tests {
         assert!(service("db").problem.contains("no `/`"));
         assert!(service("db/x:0").problem.contains("at least 1"));
         assert!(service("db/x:two").problem.contains("whole number"));
+        // One parser: the same bad MIN, the same words, whichever flag carries it.
+        for (bad, says) in [
+            ("99999999999", "too large"),
+            ("x", "whole number"),
+            ("", "whole number"),
+            ("0", "at least 1"),
+            ("-1", "whole number"),
+        ] {
+            let pods = with_pods(&[&format!("db:app=zk:{bad}")])
+                .unwrap_err()
+                .problem;
+            let svc = service(&format!("db/x:{bad}")).problem;
+            assert_eq!(pods, svc, "{bad:?}");
+            assert!(pods.contains(says), "{bad:?}: {pods}");
+        }
         assert!(
             service("db/1x")
                 .problem
