@@ -58,8 +58,9 @@ async fn pod_deleted_around_an_outage_does_not_count() {
             &format!("{ns}:app=b"),
         ])
         .spawn();
-    depwait.wait_for_log("app=a: 1/1 ready", LIMIT).await;
-    depwait.wait_for_log("app=b: 0/1 ready", LIMIT).await;
+    depwait
+        .wait_for_logs(&["app=a: 1/1 ready", "app=b: 0/1 ready"], LIMIT)
+        .await;
 
     env.stop(Server::ApiServer).await;
     depwait.wait_for_log("retrying", LIMIT).await;

@@ -280,14 +280,19 @@ async fn create_and_delete() {
         ])
         .spawn();
     depwait
-        .wait_for_log(
-            &format!("{ns}/configmaps/new (create): does not exist yet"),
+        .wait_for_logs(
+            &[
+                &format!("{ns}/configmaps/new (create): does not exist yet"),
+                "old (delete): still exists",
+            ],
             LIMIT,
         )
         .await;
     env.create(Some(&ns), CONFIG_MAP, json!({"metadata": {"name": "new"}}))
         .await;
-    depwait.wait_for_log("still exists", LIMIT).await;
+    depwait
+        .wait_for_log(&format!("{ns}/configmaps/new (create): exists"), LIMIT)
+        .await;
     depwait.assert_still_running(HOLD).await;
     env.delete(Some(&ns), CONFIG_MAP, "old").await;
     depwait.expect_exit(0).await;

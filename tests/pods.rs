@@ -193,8 +193,9 @@ async fn set_based_selectors_select_on_the_server() {
             &format!("{ns}:tier notin (web,api)"),
         ])
         .spawn();
-    depwait.wait_for_log("0/2 ready", LIMIT).await;
-    depwait.wait_for_log("0/1 ready", LIMIT).await;
+    depwait
+        .wait_for_logs(&["0/2 ready", "0/1 ready"], LIMIT)
+        .await;
     // The canary is excluded by `!canary`: it never needs to be Ready.
     for name in ["web", "api", "batch"] {
         env.set_pod_ready(&ns, name, true).await;

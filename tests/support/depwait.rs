@@ -122,6 +122,7 @@ impl Depwait {
             child,
             stdout,
             stderr,
+            cursor: 0,
             termination_log,
             _dir: dir,
         }
@@ -137,7 +138,8 @@ impl Depwait {
 /// tests can look at what it has written so far.
 struct Collected {
     bytes: Arc<Mutex<Vec<u8>>>,
-    reader: JoinHandle<()>,
+    /// The task reading the pipe; `None` once the writer closed it and all of it was read.
+    reader: Option<JoinHandle<()>>,
 }
 
 impl Collected {
@@ -150,7 +152,10 @@ impl Collected {
                 sink.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
-        Collected { bytes, reader }
+        Collected {
+            bytes,
+            reader: Some(reader),
+        }
     }
 
     /// Decoded only here, so a character split across two reads stays whole.
@@ -158,9 +163,38 @@ impl Collected {
         String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
     }
 
+    /// The whole lines from byte `from` on, each with the offset just past it. A line still
+    /// being written is left for later (it could match a needle only in part), unless the pipe
+    /// is closed.
+    fn lines_from(&self, from: usize) -> Vec<(usize, String)> {
+        let bytes = self.bytes.lock().unwrap();
+        let mut lines = Vec::new();
+        let mut start = from;
+        while start < bytes.len() {
+            let end = match bytes[start..].iter().position(|&b| b == b'\n') {
+                Some(n) => start + n + 1,
+                None if self.reader.is_none() => bytes.len(),
+                None => break,
+            };
+            lines.push((
+                end,
+                String::from_utf8_lossy(&bytes[start..end]).into_owned(),
+            ));
+            start = end;
+        }
+        lines
+    }
+
+    /// Wait until the writer has closed the pipe and everything in it is read.
+    async fn closed(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.await;
+        }
+    }
+
     /// Everything, once the writer has closed the pipe.
     async fn finish(mut self) -> String {
-        let _ = (&mut self.reader).await;
+        self.closed().await;
         self.text()
     }
 }
@@ -170,6 +204,9 @@ pub struct Running {
     child: tokio::process::Child,
     stdout: Collected,
     stderr: Collected,
+    /// Byte offset in stderr just past the line the last successful wait matched: each wait
+    /// reads only what came after, so a line from an earlier phase cannot satisfy a later one.
+    cursor: usize,
     termination_log: PathBuf,
     /// Holds the termination log.
     _dir: tempfile::TempDir,
@@ -206,20 +243,60 @@ impl Running {
         self.stderr.text()
     }
 
-    /// Wait until its log contains `needle`: the point a scenario's next step may depend on.
-    /// Panics (with the log) after `limit` or if it exits first; a hang guard, not a timing check.
+    /// Wait for a line logged after the last wait's line that contains `needle`: the point a
+    /// scenario's next step may depend on. Later waits read on from there. Panics (with the log)
+    /// after `limit` or if it exits first; a hang guard, not a timing check.
     pub async fn wait_for_log(&mut self, needle: &str, limit: Duration) {
+        self.wait_for_logs(&[needle], limit).await;
+    }
+
+    /// Wait for each of `needles` on a line logged after the last wait's line, in whatever
+    /// order they come (as the first verdicts of several dependencies do); later waits read on
+    /// from the last of those lines. Panics as [`Self::wait_for_log`] does.
+    pub async fn wait_for_logs(&mut self, needles: &[&str], limit: Duration) {
+        let mut found = vec![false; needles.len()];
+        self.wait_for_lines(&format!("{needles:?}"), limit, |line| {
+            for (needle, found) in needles.iter().zip(&mut found) {
+                *found |= line.contains(needle);
+            }
+            found.iter().all(|f| *f)
+        })
+        .await;
+    }
+
+    /// Read the lines after the cursor, in order, until `done` says the one it was given
+    /// completes what the caller waits for; the cursor moves past that line. `what` names it
+    /// in the panic.
+    async fn wait_for_lines(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        mut done: impl FnMut(&str) -> bool,
+    ) -> String {
         let deadline = tokio::time::Instant::now() + limit;
-        while !self.stderr().contains(needle) {
+        let mut read = self.cursor;
+        loop {
+            for (end, line) in self.stderr.lines_from(read) {
+                read = end;
+                if done(&line) {
+                    self.cursor = end;
+                    return line;
+                }
+            }
             if let Some(status) = self.try_finished() {
-                panic!(
-                    "depwait exited ({status}) before logging {needle:?}:\n{}",
-                    self.stderr()
-                );
+                if self.stderr.reader.is_none() {
+                    panic!(
+                        "depwait exited ({status}) before logging {what}:\n{}",
+                        self.stderr()
+                    );
+                }
+                // Its last lines may still be in the pipe: read them before giving up.
+                let _ = tokio::time::timeout_at(deadline, self.stderr.closed()).await;
+                continue;
             }
             if tokio::time::Instant::now() > deadline {
                 panic!(
-                    "depwait did not log {needle:?} within {limit:?}:\n{}",
+                    "depwait did not log {what} within {limit:?}:\n{}",
                     self.stderr()
                 );
             }
