@@ -11,8 +11,8 @@ use tokio::task::JoinHandle;
 
 use super::{TestEnv, User};
 
-/// Hang guard of [`Running::expect_exit`].
-const EXIT_LIMIT: Duration = Duration::from_secs(60);
+/// Hang guard of [`Running::expect_exit`] and [`Running::expect_holding`].
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// A depwait invocation being prepared.
 pub struct Depwait {
@@ -23,6 +23,8 @@ pub struct Depwait {
     env: Vec<(String, String)>,
     /// Run `/depwait` from this root file system (an image's) under chroot, as uid 10001.
     root: Option<PathBuf>,
+    /// `--heartbeat 1s` was added by [`Self::heartbeat`].
+    heartbeat: bool,
 }
 
 impl Depwait {
@@ -34,6 +36,7 @@ impl Depwait {
             args: Vec::new(),
             env: Vec::new(),
             root: None,
+            heartbeat: false,
         }
     }
 
@@ -63,6 +66,13 @@ impl Depwait {
     pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
         self.args.extend(args.into_iter().map(Into::into));
         self
+    }
+
+    /// Log the heartbeat every second (the shortest `--heartbeat`): the evidence
+    /// [`Running::expect_holding`] waits for.
+    pub fn heartbeat(mut self) -> Self {
+        self.heartbeat = true;
+        self.args(["--heartbeat", "1s"])
     }
 
     /// Set an environment variable.
@@ -123,6 +133,7 @@ impl Depwait {
             stdout,
             stderr,
             cursor: 0,
+            heartbeat: self.heartbeat,
             termination_log,
             _dir: dir,
         }
@@ -207,6 +218,8 @@ pub struct Running {
     /// Byte offset in stderr just past the line the last successful wait matched: each wait
     /// reads only what came after, so a line from an earlier phase cannot satisfy a later one.
     cursor: usize,
+    /// It logs a heartbeat every second ([`Depwait::heartbeat`]).
+    heartbeat: bool,
     termination_log: PathBuf,
     /// Holds the termination log.
     _dir: tempfile::TempDir,
@@ -309,12 +322,27 @@ impl Running {
         self.child.try_wait().expect("poll depwait")
     }
 
-    /// Assert that it is still waiting after `period` (it must not have released).
-    pub async fn assert_still_running(&mut self, period: Duration) {
-        tokio::time::sleep(period).await;
+    /// Positive evidence that it holds: a heartbeat logged after the last wait's line whose
+    /// list of what is not ready contains `missing` (e.g. `1 of 2 not ready: ns app=db: 0/1
+    /// ready`), and the process still there after it. depwait logs a heartbeat only from a wait
+    /// that has judged every update it received and did not release; so the evidence is about
+    /// the state the test made only if the last wait saw that state, or `missing` says it.
+    /// Later waits read on from the heartbeat. Needs [`Depwait::heartbeat`].
+    pub async fn expect_holding(&mut self, missing: &str) {
+        assert!(
+            self.heartbeat,
+            "expect_holding needs Depwait::heartbeat(): the default heartbeat comes every 30 s"
+        );
+        let heartbeat = self
+            .wait_for_lines(&format!("a heartbeat with {missing:?}"), LIMIT, |line| {
+                line.split_once("still waiting (")
+                    .is_some_and(|(_, said)| said.contains(missing))
+            })
+            .await;
         if let Some(status) = self.try_finished() {
             panic!(
-                "depwait exited ({status}) but should still be waiting:\n{}",
+                "depwait exited ({status}) after a heartbeat said it holds ({}):\n{}",
+                heartbeat.trim_end(),
                 self.stderr()
             );
         }
@@ -332,7 +360,7 @@ impl Running {
 
     /// Wait for it to exit (hang guard: one minute) and assert its exit code.
     pub async fn expect_exit(self, code: i32) -> Finished {
-        let done = self.wait(EXIT_LIMIT).await;
+        let done = self.wait(LIMIT).await;
         assert_eq!(done.code, Some(code), "{done:?}");
         done
     }
