@@ -277,8 +277,9 @@ async fn pods_services_and_dns_names_combine() {
 }
 
 /// A name outside the cluster goes through real DNS: NXDOMAIN keeps waiting (and says so), and
-/// the name starting to resolve a few seconds later releases within the capped backoff. The
-/// server's 300 s negative TTL must not be honoured as a cache.
+/// the name starting to resolve later releases. The server's 300 s negative TTL must not be
+/// honoured as a cache: depwait keeps asking. (How often — a capped backoff, so release
+/// follows within about a second — is `probe`'s unit test, not a count in seconds here.)
 #[tokio::test]
 async fn dns_name_that_starts_resolving_releases() {
     let dns = DnsServer::get();
@@ -293,15 +294,13 @@ async fn dns_name_that_starts_resolving_releases() {
     depwait
         .wait_for_log(&format!("{name}: NXDOMAIN"), LIMIT)
         .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Asked again, and again, after the NXDOMAIN it logged: no negative cache.
     let asked = dns.queries_for(&name);
-    // 100 ms growing to 1 s: a handful of queries in 3 s, neither one nor hundreds.
-    assert!((3..=15).contains(&asked), "{asked} queries in 3 s");
+    dns.wait_for_queries(&name, asked + 3, LIMIT).await;
     depwait.expect_holding(&format!("{name}: NXDOMAIN")).await;
 
     dns.add(&name, Ipv4Addr::new(192, 0, 2, 1));
-    let done = depwait.wait(Duration::from_secs(5)).await;
-    assert_eq!(done.code, Some(0), "{done:?}");
+    let done = depwait.expect_exit(0).await;
     assert!(done.stderr.contains("192.0.2.1"), "{done:?}");
 }
 
