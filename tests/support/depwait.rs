@@ -16,26 +16,80 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// A depwait invocation being prepared.
 pub struct Depwait {
-    user: User,
-    /// Overrides `user`'s kubeconfig, e.g. for a service account's token.
-    kubeconfig: Option<PathBuf>,
+    /// What it authenticates with.
+    credentials: Credentials,
     args: Vec<String>,
     env: Vec<(String, String)>,
-    /// Run `/depwait` from this root file system (an image's) under chroot, as uid 10001.
-    root: Option<PathBuf>,
+    /// How the binary is started.
+    launch: Launch,
+    /// Where its stdout and stderr go.
+    stdout: Sink,
+    stderr: Sink,
     /// `--heartbeat 1s` was added by [`Self::heartbeat`].
     heartbeat: bool,
+}
+
+/// What a run authenticates with.
+enum Credentials {
+    /// A [`User`]'s kubeconfig for the test API server (which this starts, if no test has).
+    User(User),
+    /// This kubeconfig, e.g. a service account's token, or one that does not exist.
+    Kubeconfig(PathBuf),
+    /// A kubeconfig whose server refuses every connection; see [`Depwait::offline`].
+    Offline,
+}
+
+/// How the binary is started.
+enum Launch {
+    /// The binary cargo built, as it is.
+    Direct,
+    /// `/depwait` of an image's root file system; see [`Depwait::chroot`].
+    Chroot(PathBuf),
+    /// The binary cargo built, in a mount namespace set up by these shell commands; see
+    /// [`Depwait::in_mount_namespace`].
+    MountNamespace(String),
+}
+
+/// Where a stream of the child goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// Collected by the test ([`Finished::stdout`], [`Finished::stderr`]).
+    Collected,
+    /// A pipe whose reader is gone, as after `| head -1`: every write fails with EPIPE.
+    Closed,
+    /// `/dev/full`: every write fails with ENOSPC.
+    Full,
+}
+
+impl Sink {
+    fn stdio(self) -> Stdio {
+        match self {
+            Sink::Collected => Stdio::piped(),
+            Sink::Closed => {
+                let (reader, writer) = std::io::pipe().unwrap();
+                drop(reader);
+                Stdio::from(writer)
+            }
+            Sink::Full => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap(),
+            ),
+        }
+    }
 }
 
 impl Depwait {
     /// depwait as `Admin`, no arguments, a clean environment.
     pub fn new() -> Self {
         Depwait {
-            user: User::Admin,
-            kubeconfig: None,
+            credentials: Credentials::User(User::Admin),
             args: Vec::new(),
             env: Vec::new(),
-            root: None,
+            launch: Launch::Direct,
+            stdout: Sink::Collected,
+            stderr: Sink::Collected,
             heartbeat: false,
         }
     }
@@ -46,19 +100,38 @@ impl Depwait {
     /// kubeconfig (in-cluster configuration, if ROOT holds a service account's files). Needs
     /// root.
     pub fn chroot(mut self, root: &Path) -> Self {
-        self.root = Some(root.to_path_buf());
+        self.launch = Launch::Chroot(root.to_path_buf());
+        self
+    }
+
+    /// Run it in a mount namespace of its own (`unshare --mount`), after the shell commands
+    /// `setup` (run by `/bin/sh` with `set -e` and a PATH of the system's directories; depwait
+    /// gets no PATH): e.g. a service account's files bind-mounted where a pod has them, the
+    /// in-cluster path without building the image. As under [`Self::chroot`], no KUBECONFIG
+    /// unless [`Self::kubeconfig`] names one. Needs root.
+    pub fn in_mount_namespace(mut self, setup: &str) -> Self {
+        self.launch = Launch::MountNamespace(setup.into());
         self
     }
 
     /// Authenticate as `user`.
     pub fn user(mut self, user: User) -> Self {
-        self.user = user;
+        self.credentials = Credentials::User(user);
         self
     }
 
     /// Use this kubeconfig instead of a [`User`]'s.
     pub fn kubeconfig(mut self, path: PathBuf) -> Self {
-        self.kubeconfig = Some(path);
+        self.credentials = Credentials::Kubeconfig(path);
+        self
+    }
+
+    /// No API server: a kubeconfig whose server (`https://127.0.0.1:1`) refuses every
+    /// connection, and the test API server is not started. For what is decided before any
+    /// request (if validation let anything through, the run would hang or fail differently),
+    /// `depwait rbac`, and a server that is down.
+    pub fn offline(mut self) -> Self {
+        self.credentials = Credentials::Offline;
         self
     }
 
@@ -81,53 +154,76 @@ impl Depwait {
         self
     }
 
+    /// Send stdout to `sink` (default: collected).
+    pub fn stdout(mut self, sink: Sink) -> Self {
+        self.stdout = sink;
+        self
+    }
+
+    /// Send stderr to `sink` (default: collected).
+    pub fn stderr(mut self, sink: Sink) -> Self {
+        self.stderr = sink;
+        self
+    }
+
     /// Start it. Only the variables set here reach it, besides `KUBECONFIG` and
     /// `DEPWAIT_TERMINATION_LOG` (a fresh path, written only if depwait writes it): nothing from
     /// the developer's shell (a stray NAMESPACE_LABEL_DICT, TIMEOUT, RUST_LOG, KUBECONFIG or
-    /// proxy) can change what a test checks.
+    /// proxy) can change what a test checks. Its stdin is empty.
     pub fn spawn(self) -> Running {
-        let env = TestEnv::get();
         let dir = tempfile::tempdir().unwrap();
         let mut termination_log = dir.path().join("termination-log");
-        let mut command = match &self.root {
-            None => tokio::process::Command::new(depwait_binary()),
-            Some(root) => {
-                let mut chroot = tokio::process::Command::new(chroot_binary());
+        let mut command = match &self.launch {
+            Launch::Direct => tokio::process::Command::new(depwait_binary()),
+            Launch::Chroot(root) => {
+                let mut chroot = tokio::process::Command::new(on_path("chroot"));
                 chroot
                     .arg("--userspec=10001:10001")
                     .arg(root)
                     .arg("/depwait");
                 chroot
             }
+            Launch::MountNamespace(setup) => {
+                let mut unshare = tokio::process::Command::new(on_path("unshare"));
+                // PATH for the setup's commands only: the shell does not export it.
+                let script = format!(
+                    "set -e; PATH=/usr/sbin:/usr/bin:/sbin:/bin; {setup}\nexec \"$0\" \"$@\""
+                );
+                unshare
+                    .args(["--mount", "/bin/sh", "-c", &script])
+                    .arg(depwait_binary());
+                unshare
+            }
         };
         command.args(&self.args).env_clear();
-        match &self.root {
-            None => {
-                let kubeconfig = self.kubeconfig.unwrap_or_else(|| env.kubeconfig(self.user));
-                command
-                    .env("KUBECONFIG", kubeconfig)
-                    .env("DEPWAIT_TERMINATION_LOG", &termination_log);
-            }
-            Some(root) => {
-                if let Some(kubeconfig) = self.kubeconfig {
-                    command.env("KUBECONFIG", kubeconfig);
-                }
-                // Not writable for uid 10001 (depwait then only logs that at debug level): an
-                // image has no /dev/termination-log until the kubelet mounts one.
-                command.env("DEPWAIT_TERMINATION_LOG", "/termination-log");
-                termination_log = root.join("termination-log");
-            }
+        let kubeconfig = match (&self.launch, self.credentials) {
+            (_, Credentials::Kubeconfig(path)) => Some(path),
+            (Launch::Direct, Credentials::User(user)) => Some(TestEnv::get().kubeconfig(user)),
+            (Launch::Direct, Credentials::Offline) => Some(offline_kubeconfig(dir.path())),
+            // Only what exists inside: in-cluster configuration, if anything.
+            (Launch::Chroot(_) | Launch::MountNamespace(_), _) => None,
+        };
+        if let Some(kubeconfig) = kubeconfig {
+            command.env("KUBECONFIG", kubeconfig);
+        }
+        if let Launch::Chroot(root) = &self.launch {
+            // Not writable for uid 10001 (depwait then only logs that at debug level): an
+            // image has no /dev/termination-log until the kubelet mounts one.
+            command.env("DEPWAIT_TERMINATION_LOG", "/termination-log");
+            termination_log = root.join("termination-log");
+        } else {
+            command.env("DEPWAIT_TERMINATION_LOG", &termination_log);
         }
         let mut child = command
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(self.stdout.stdio())
+            .stderr(self.stderr.stdio())
             .kill_on_drop(true)
             .spawn()
             .expect("spawn depwait");
-        let stdout = Collected::start(child.stdout.take().unwrap());
-        let stderr = Collected::start(child.stderr.take().unwrap());
+        let stdout = Collected::start(child.stdout.take());
+        let stderr = Collected::start(child.stderr.take());
         Running {
             child,
             stdout,
@@ -143,6 +239,27 @@ impl Depwait {
     pub async fn run(self, limit: Duration) -> Finished {
         self.spawn().wait(limit).await
     }
+
+    /// [`Self::run`] for a test with no runtime of its own (a plain `#[test]`).
+    pub fn run_blocking(self, limit: Duration) -> Finished {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for depwait's pipes")
+            .block_on(self.run(limit))
+    }
+}
+
+/// Write, in `dir`, a kubeconfig whose server refuses every connection (port 1 of loopback).
+fn offline_kubeconfig(dir: &Path) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+         users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+    )
+    .unwrap();
+    path
 }
 
 /// A pipe read to the end as the data comes: a chatty child never blocks on a full pipe, and
@@ -154,8 +271,15 @@ struct Collected {
 }
 
 impl Collected {
-    fn start(mut pipe: impl AsyncRead + Unpin + Send + 'static) -> Collected {
+    /// Read `pipe` as it comes; no pipe (the stream went elsewhere, see [`Sink`]) is nothing.
+    fn start(pipe: Option<impl AsyncRead + Unpin + Send + 'static>) -> Collected {
         let bytes = Arc::new(Mutex::new(Vec::new()));
+        let Some(mut pipe) = pipe else {
+            return Collected {
+                bytes,
+                reader: None,
+            };
+        };
         let sink = bytes.clone();
         let reader = tokio::spawn(async move {
             let mut buf = [0u8; 8192];
@@ -387,14 +511,14 @@ impl Running {
     }
 }
 
-/// `chroot` from our PATH: the child's environment is cleared, and with it the PATH a bare
+/// A program from our PATH: the child's environment is cleared, and with it the PATH a bare
 /// name would be looked up in.
-fn chroot_binary() -> PathBuf {
+fn on_path(name: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .map(|dir| dir.join("chroot"))
+        .map(|dir| dir.join(name))
         .find(|candidate| candidate.exists())
-        .expect("chroot (coreutils) on PATH")
+        .unwrap_or_else(|| panic!("{name} on PATH"))
 }
 
 /// The binary under test. Cargo names it to integration tests; the demo (an example, which

@@ -39,7 +39,7 @@ use serde_json::{Value, json};
 #[allow(unused_imports)] // likewise
 pub use {
     control_plane::Server,
-    depwait::{Depwait, Finished, Running},
+    depwait::{Depwait, Finished, Running, Sink},
     dns::DnsServer,
     objects::{
         CONFIG_MAP, DAEMON_SET, DEPLOYMENT, JOB, Kind, PVC, STATEFUL_SET, pod_template,
