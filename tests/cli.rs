@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use support::{Depwait, Sink};
@@ -337,7 +339,8 @@ async fn missing_credentials_is_a_configuration_error() {
 }
 
 /// An unreachable API server is a transient problem: depwait retries and logs it until the
-/// timeout (exit 1), never exits 3 and never releases.
+/// timeout (exit 1), never exits 3 and never releases; the outage is one line, not one per
+/// retry.
 #[tokio::test]
 async fn unreachable_server_is_retried_until_the_timeout() {
     let out = depwait(&["--pods", "ns:app=x", "--timeout", "3s"], &[])
@@ -347,11 +350,50 @@ async fn unreachable_server_is_retried_until_the_timeout() {
     assert!(out.stderr.contains("API error, retrying"), "{out:?}");
     let termination = out.termination_log.as_deref().unwrap_or_default();
     assert!(termination.contains("timed out after 3s"), "{out:?}");
-    // One line for the outage, not one per retry.
+
+    // One line for the outage, not one per retry: against a server that hangs up on every
+    // connection, counting them, until depwait has tried twice more after its line. It reads
+    // the TLS ClientHello before it hangs up, so that every attempt fails alike (a close with
+    // unread data would reset the connection, sometimes before the hello, sometimes after).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counter = attempts.clone();
+    tokio::spawn(async move {
+        while let Ok((mut connection, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut hello = [0u8; 16 * 1024];
+            let _ = tokio::io::AsyncReadExt::read(&mut connection, &mut hello).await;
+        }
+    });
+    let mut depwait = Depwait::new()
+        .server(&format!("https://127.0.0.1:{port}"))
+        .args(["--pods", "ns:app=x", "--timeout", "0"])
+        .spawn();
+    depwait.wait_for_log("API error, retrying", LIMIT).await;
+    // The attempt after next begins only after the next one failed and was reported.
+    let enough = attempts.load(Ordering::SeqCst) + 2;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while attempts.load(Ordering::SeqCst) < enough {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no retry within {LIMIT:?}: {}",
+            depwait.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    depwait.signal("TERM");
+    let done = depwait.expect_exit(143).await;
+    let said: Vec<&str> = done
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" INFO ") && l.contains("API error, retrying"))
+        .collect();
     assert_eq!(
-        out.stderr.matches("API error, retrying").count(),
-        2,
-        "{out:?}"
+        said.len(),
+        1,
+        "one line for {} attempts: {done:?}",
+        attempts.load(Ordering::SeqCst)
     );
 }
 

@@ -35,8 +35,8 @@ enum Credentials {
     User(User),
     /// This kubeconfig, e.g. a service account's token, or one that does not exist.
     Kubeconfig(PathBuf),
-    /// A kubeconfig whose server refuses every connection; see [`Depwait::offline`].
-    Offline,
+    /// A kubeconfig for a server of the test's own at this URL; see [`Depwait::server`].
+    Server(String),
 }
 
 /// How the binary is started.
@@ -130,8 +130,14 @@ impl Depwait {
     /// connection, and the test API server is not started. For what is decided before any
     /// request (if validation let anything through, the run would hang or fail differently),
     /// `depwait rbac`, and a server that is down.
-    pub fn offline(mut self) -> Self {
-        self.credentials = Credentials::Offline;
+    pub fn offline(self) -> Self {
+        self.server("https://127.0.0.1:1")
+    }
+
+    /// A kubeconfig for the server at `url` (with a token no server knows, and the system's
+    /// trust), for a server the test plays itself; the test API server is not started.
+    pub fn server(mut self, url: &str) -> Self {
+        self.credentials = Credentials::Server(url.into());
         self
     }
 
@@ -199,7 +205,7 @@ impl Depwait {
         let kubeconfig = match (&self.launch, self.credentials) {
             (_, Credentials::Kubeconfig(path)) => Some(path),
             (Launch::Direct, Credentials::User(user)) => Some(TestEnv::get().kubeconfig(user)),
-            (Launch::Direct, Credentials::Offline) => Some(offline_kubeconfig(dir.path())),
+            (Launch::Direct, Credentials::Server(url)) => Some(server_kubeconfig(dir.path(), &url)),
             // Only what exists inside: in-cluster configuration, if anything.
             (Launch::Chroot(_) | Launch::MountNamespace(_), _) => None,
         };
@@ -250,15 +256,18 @@ impl Depwait {
     }
 }
 
-/// Write, in `dir`, a kubeconfig whose server refuses every connection (port 1 of loopback).
-fn offline_kubeconfig(dir: &Path) -> PathBuf {
+/// Write, in `dir`, a kubeconfig for the server at `url` with the token `t`.
+fn server_kubeconfig(dir: &Path, url: &str) -> PathBuf {
     let path = dir.join("kubeconfig");
-    std::fs::write(
-        &path,
-        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
-         users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
-    )
-    .unwrap();
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": url}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    });
+    std::fs::write(&path, config.to_string()).unwrap();
     path
 }
 
