@@ -7,10 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use support::{Depwait, Sink};
-
-/// Hang guard of each run.
-const LIMIT: Duration = Duration::from_secs(60);
+use support::{Depwait, LIMIT, Sink};
 
 /// depwait with only the given environment, pointed at a server that does not exist
 /// ([`Depwait::offline`]): if validation let anything through, the run would hang or fail

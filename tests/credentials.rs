@@ -8,10 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Depwait, Finished, TestEnv};
-
-/// Hang guard for a run that should end by itself.
-const LIMIT: Duration = Duration::from_secs(60);
+use support::{Depwait, Finished, LIMIT, TestEnv};
 
 /// What a plugin's ExecCredential carries, and what must never reach any output.
 const SECRET: &str = "plugin-s3cr3t-token-never-shown";
@@ -126,7 +123,7 @@ async fn assert_gone(pids: &[u32]) {
                 .and_then(|s| s.rsplit(')').next().map(|r| r.trim().to_string()))
                 .is_some_and(|rest| !rest.starts_with('Z') && !rest.starts_with('X'))
         };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + LIMIT;
         while alive() {
             assert!(
                 tokio::time::Instant::now() < deadline,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use cluster::{Cluster, NETNS, condition, text};
 use serde_json::{Value, json};
-use support::Depwait;
+use support::{Depwait, LIMIT};
 
 /// The cluster's network namespace has no route out: no default route, and the kernel refuses a
 /// packet to a non-local address (the host's own gateway, 192.0.2.1, and a documentation IPv6
@@ -330,7 +330,7 @@ fn generated_rbac_is_enough_and_one_rule_less_exits_3() {
         let rbac = Depwait::new()
             .offline()
             .args(["rbac", "--service-account", &sa_arg, "--pods", &pods])
-            .run_blocking(Duration::from_secs(60));
+            .run_blocking(LIMIT);
         assert_eq!(rbac.code, Some(0), "{rbac:?}");
         // Each account's Role and RoleBinding are named for it (`depwait.<ns>.<account>`), so
         // both apply side by side in the dependency's namespace, as printed.

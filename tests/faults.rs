@@ -6,12 +6,8 @@
 
 mod support;
 
-use std::time::Duration;
-
-use support::{Depwait, Server, TestEnv, User};
+use support::{Depwait, LIMIT, Server, TestEnv, User};
 use tokio::sync::Mutex;
-
-const LIMIT: Duration = Duration::from_secs(90);
 
 /// One fault at a time: a stopped server would fail the other tests' set-up.
 static SERIAL: Mutex<()> = Mutex::const_new(());

@@ -5,15 +5,11 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::json;
 use support::{
-    CONFIG_MAP, DAEMON_SET, DEPLOYMENT, Depwait, JOB, Kind, PVC, STATEFUL_SET, TestEnv,
+    CONFIG_MAP, DAEMON_SET, DEPLOYMENT, Depwait, JOB, Kind, LIMIT, PVC, STATEFUL_SET, TestEnv,
     pod_template, workload_template,
 };
-
-const LIMIT: Duration = Duration::from_secs(60);
 
 fn job_object(name: &str) -> serde_json::Value {
     json!({"metadata": {"name": name}, "spec": {"backoffLimit": 0, "template": pod_template(name)}})

@@ -5,12 +5,8 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::json;
-use support::{Depwait, Finished, JOB, TestEnv, pod_template};
-
-const LIMIT: Duration = Duration::from_secs(60);
+use support::{Depwait, Finished, JOB, LIMIT, TestEnv, pod_template};
 
 /// What a hostile pod writes into its status: clear the screen, go back to the start of the
 /// line, forge depwait's release line, ring the bell.

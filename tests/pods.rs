@@ -2,12 +2,7 @@
 
 mod support;
 
-use std::time::Duration;
-
-use support::{Depwait, TestEnv, User};
-
-/// Guards against hangs only; no test asserts on how long anything took.
-const LIMIT: Duration = Duration::from_secs(60);
+use support::{Depwait, LIMIT, TestEnv, User};
 
 /// The seed's two-namespace example, via its own environment variables: depwait waits while
 /// any pod is not Ready, and releases once the last one turns Ready.

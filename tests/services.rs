@@ -5,11 +5,8 @@
 mod support;
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
-use support::{Depwait, DnsServer, TestEnv, User};
-
-const LIMIT: Duration = Duration::from_secs(60);
+use support::{Depwait, DnsServer, LIMIT, TestEnv, User};
 
 /// `--service NS/NAME`: waits while the Service's only endpoint is not ready, releases when
 /// its EndpointSlice (v1beta1 on the 1.20 test server, found by discovery) says it is.

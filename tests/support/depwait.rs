@@ -9,10 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinHandle;
 
-use super::{TestEnv, User};
-
-/// Hang guard of [`Running::expect_exit`] and [`Running::expect_holding`].
-const LIMIT: Duration = Duration::from_secs(60);
+use super::{LIMIT, TestEnv, User};
 
 /// A depwait invocation being prepared.
 pub struct Depwait {
