@@ -1,5 +1,6 @@
-//! Running the binary under test: a clean environment, its output collected as it comes, and a
-//! hang guard on every wait.
+//! Running the binary under test: a clean environment, its output collected as it comes, a log
+//! reader with a cursor (each wait reads on from the line the last one matched), holds shown by
+//! heartbeats, and a hang guard on every wait.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -454,10 +455,12 @@ impl Running {
 
     /// Positive evidence that it holds: a heartbeat logged after the last wait's line whose
     /// list of what is not ready contains `missing` (e.g. `1 of 2 not ready: ns app=db: 0/1
-    /// ready`), and the process still there after it. depwait logs a heartbeat only from a wait
-    /// that has judged every update it received and did not release; so the evidence is about
-    /// the state the test made only if the last wait saw that state, or `missing` says it.
-    /// Later waits read on from the heartbeat. Needs [`Depwait::heartbeat`].
+    /// ready`), and the process still there after it. A heartbeat lists the verdicts depwait
+    /// holds at that moment, and comes only from a wait that did not release on them; it shows
+    /// the state the test made only if the last wait saw that state, or `missing` says it (an
+    /// update already sent may not be judged yet). Unlike a sleep, it fails when depwait
+    /// releases before it can say what it still waits for. Later waits read on from the
+    /// heartbeat. Needs [`Depwait::heartbeat`].
     pub async fn expect_holding(&mut self, missing: &str) {
         assert!(
             self.heartbeat,

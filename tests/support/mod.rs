@@ -8,7 +8,8 @@
 //! - here: users, kubeconfigs, clients, namespaces, pods, RBAC — what a scenario is built from;
 //! - `control_plane`: starting the servers (through `control-plane.sh`, which also stops them
 //!   when the test process ends), waiting until they serve, and stopping them on purpose;
-//! - `depwait`: running the binary under test with a clean environment and a hang guard;
+//! - `depwait`: running the binary under test (the one way tests do) with a clean environment,
+//!   its log read through a cursor, holds shown by heartbeats, and a hang guard;
 //! - `services`: Services and EndpointSlices, written as the endpoint-slice controller would;
 //! - `dns`: an authoritative DNS server on loopback for the DNS path of HOST arguments;
 //! - `objects`: Jobs, workloads, custom resources and CRDs, with statuses set as their
