@@ -8,10 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Depwait, Finished, TestEnv};
-
-/// Hang guard for a run that should end by itself.
-const LIMIT: Duration = Duration::from_secs(60);
+use support::{Depwait, Finished, LIMIT, TestEnv};
 
 /// What a plugin's ExecCredential carries, and what must never reach any output.
 const SECRET: &str = "plugin-s3cr3t-token-never-shown";
@@ -126,7 +123,7 @@ async fn assert_gone(pids: &[u32]) {
                 .and_then(|s| s.rsplit(')').next().map(|r| r.trim().to_string()))
                 .is_some_and(|rest| !rest.starts_with('Z') && !rest.starts_with('X'))
         };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + LIMIT;
         while alive() {
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -401,24 +398,22 @@ async fn missing_kubeconfig_entries_are_skipped() {
 /// Run depwait in a mount namespace of its own where `dir` is mounted at the service account's
 /// path and `/dev/zero` over each file of `endless` in it (needs root, as the DNS tests do):
 /// the in-cluster path exactly as a pod has it, without building the image.
-fn run_in_cluster(env: &TestEnv, dir: &Path, endless: &[&str], args: &str) -> std::process::Output {
+async fn run_in_cluster(env: &TestEnv, dir: &Path, endless: &[&str], args: &[&str]) -> Finished {
     let sa = "/run/secrets/kubernetes.io/serviceaccount";
-    let mut script = format!(
-        "set -e; mount -t tmpfs none /run; mkdir -p {sa}; mount --bind '{}' {sa}; ",
+    let mut setup = format!(
+        "mount -t tmpfs none /run; mkdir -p {sa}; mount --bind '{}' {sa}; ",
         dir.display()
     );
     for file in endless {
-        script.push_str(&format!("mount --bind /dev/zero {sa}/{file}; "));
+        setup.push_str(&format!("mount --bind /dev/zero {sa}/{file}; "));
     }
-    script.push_str(&format!("exec '{}' {args}", env!("CARGO_BIN_EXE_depwait")));
-    std::process::Command::new("unshare")
-        .args(["--mount", "sh", "-c", &script])
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
+    Depwait::new()
+        .in_mount_namespace(&setup)
         .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
-        .env("KUBERNETES_SERVICE_PORT", env.port().to_string())
-        .output()
-        .expect("unshare (util-linux)")
+        .env("KUBERNETES_SERVICE_PORT", &env.port().to_string())
+        .args(args.iter().copied())
+        .run(LIMIT)
+        .await
 }
 
 /// In-cluster credentials are read by depwait with the same bounds: a wait with a service
@@ -433,22 +428,21 @@ async fn in_cluster_files_are_read_with_bounds() {
     std::fs::write(dir.path().join("token"), "admin-token").unwrap();
     std::fs::copy(env.ca_file(), dir.path().join("ca.crt")).unwrap();
     std::fs::write(dir.path().join("namespace"), &ns).unwrap();
-    let wait = format!("--pods {ns}:app=db");
-    let out = run_in_cluster(env, dir.path(), &[], &wait);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let wait = ["--pods", &format!("{ns}:app=db")];
+    let out = run_in_cluster(env, dir.path(), &[], &wait).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
     for endless in ["token", "ca.crt"] {
-        let out = run_in_cluster(env, dir.path(), &[endless], &wait);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        let out = run_in_cluster(env, dir.path(), &[endless], &wait).await;
+        assert_eq!(out.code, Some(2), "{out:?}");
         let limit = if endless == "ca.crt" {
             "4 MiB"
         } else {
             "1 MiB"
         };
         assert!(
-            stderr.contains(&format!("{endless} is larger than {limit}")),
-            "{stderr}"
+            out.stderr
+                .contains(&format!("{endless} is larger than {limit}")),
+            "{out:?}"
         );
     }
 }

@@ -8,12 +8,13 @@
 
 #[path = "e2e/cluster.rs"]
 mod cluster;
+mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use cluster::{Cluster, NETNS, condition, text};
 use serde_json::{Value, json};
+use support::{Depwait, LIMIT};
 
 /// The cluster's network namespace has no route out: no default route, and the kernel refuses a
 /// packet to a non-local address (the host's own gateway, 192.0.2.1, and a documentation IPv6
@@ -325,14 +326,15 @@ fn generated_rbac_is_enough_and_one_rule_less_exits_3() {
             .to_string(),
         );
         let sa_arg = format!("{web}/{sa}");
-        let rbac = Command::new(env!("CARGO_BIN_EXE_depwait"))
+        // Printed from the arguments alone: no API server is asked.
+        let rbac = Depwait::new()
+            .offline()
             .args(["rbac", "--service-account", &sa_arg, "--pods", &pods])
-            .output()
-            .unwrap();
-        assert!(rbac.status.success(), "{}", text(&rbac));
+            .run_blocking(LIMIT);
+        assert_eq!(rbac.code, Some(0), "{rbac:?}");
         // Each account's Role and RoleBinding are named for it (`depwait.<ns>.<account>`), so
         // both apply side by side in the dependency's namespace, as printed.
-        let yaml = String::from_utf8(rbac.stdout).unwrap();
+        let yaml = rbac.stdout;
         assert!(
             yaml.contains(&format!("name: depwait.{web}.{sa}\n")),
             "{yaml}"

@@ -6,13 +6,8 @@
 
 mod support;
 
-use std::time::Duration;
-
-use support::{Depwait, Server, TestEnv, User};
+use support::{Depwait, LIMIT, Server, TestEnv, User};
 use tokio::sync::Mutex;
-
-const LIMIT: Duration = Duration::from_secs(90);
-const HOLD: Duration = Duration::from_millis(700);
 
 /// One fault at a time: a stopped server would fail the other tests' set-up.
 static SERIAL: Mutex<()> = Mutex::const_new(());
@@ -26,13 +21,19 @@ async fn apiserver_restart_keeps_waiting_then_releases() {
     let ns = env.namespace("restart").await;
     env.create_pod(&ns, "db-0", &[("app", "db")]).await;
     let mut depwait = Depwait::new()
+        .heartbeat()
         .args(["--pods", &format!("{ns}:app=db"), "--timeout", "0"])
         .spawn();
     depwait.wait_for_log("0/1 ready", LIMIT).await;
 
     env.stop(Server::ApiServer).await;
     depwait.wait_for_log("retrying", LIMIT).await;
-    depwait.assert_still_running(Duration::from_secs(3)).await;
+    // Keeps waiting through the outage: heartbeats go on, each saying why.
+    for _ in 0..3 {
+        depwait
+            .expect_holding(&format!("{ns} app=db: API error, retrying"))
+            .await;
+    }
     env.start(Server::ApiServer).await;
 
     env.set_pod_ready(&ns, "db-0", true).await;
@@ -51,6 +52,7 @@ async fn pod_deleted_around_an_outage_does_not_count() {
     env.set_pod_ready(&ns, "a-1", true).await;
     env.create_pod(&ns, "b-1", &[("app", "b")]).await;
     let mut depwait = Depwait::new()
+        .heartbeat()
         .args([
             "--pods",
             &format!("{ns}:app=a"),
@@ -58,8 +60,9 @@ async fn pod_deleted_around_an_outage_does_not_count() {
             &format!("{ns}:app=b"),
         ])
         .spawn();
-    depwait.wait_for_log("app=a: 1/1 ready", LIMIT).await;
-    depwait.wait_for_log("app=b: 0/1 ready", LIMIT).await;
+    depwait
+        .wait_for_logs(&["app=a: 1/1 ready", "app=b: 0/1 ready"], LIMIT)
+        .await;
 
     env.stop(Server::ApiServer).await;
     depwait.wait_for_log("retrying", LIMIT).await;
@@ -70,7 +73,12 @@ async fn pod_deleted_around_an_outage_does_not_count() {
     depwait
         .wait_for_log("app=a: no matching pods yet", LIMIT)
         .await;
-    depwait.assert_still_running(HOLD).await;
+    // `b` is ready: only `a`, judged from a fresh list, holds the release.
+    depwait
+        .expect_holding(&format!(
+            "1 of 2 not ready: {ns} app=a: no matching pods yet"
+        ))
+        .await;
 
     env.create_pod(&ns, "a-2", &[("app", "a")]).await;
     env.set_pod_ready(&ns, "a-2", true).await;
@@ -89,10 +97,13 @@ async fn etcd_outage_is_retried() {
 
     env.stop(Server::Etcd).await;
     let mut depwait = Depwait::new()
+        .heartbeat()
         .args(["--pods", &format!("{ns}:app=db"), "--timeout", "0"])
         .spawn();
     depwait.wait_for_log("retrying", LIMIT).await;
-    depwait.assert_still_running(HOLD).await;
+    depwait
+        .expect_holding(&format!("{ns} app=db: API error, retrying"))
+        .await;
     env.start(Server::Etcd).await;
 
     env.set_pod_ready(&ns, "db-0", true).await;

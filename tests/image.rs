@@ -21,10 +21,7 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::{Value, json};
-use support::{Depwait, TestEnv, User};
-
-/// Guards against hangs only; no test asserts on how long anything took.
-const LIMIT: Duration = Duration::from_secs(60);
+use support::{Depwait, LIMIT, TestEnv, User};
 
 /// Where the service-account admission plugin mounts a pod's credentials, and where kube's
 /// in-cluster configuration reads them.

@@ -5,12 +5,8 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::Value;
-use support::{Depwait, DnsServer, TestEnv, User};
-
-const LIMIT: Duration = Duration::from_secs(60);
+use support::{Depwait, DnsServer, LIMIT, TestEnv, User};
 
 /// Every line parses, has a string `event`; exactly one `start`, first, and one `summary`,
 /// last, whose `exit_code` is the process's. Returns the lines.

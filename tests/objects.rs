@@ -5,17 +5,11 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::json;
 use support::{
-    CONFIG_MAP, DAEMON_SET, DEPLOYMENT, Depwait, JOB, Kind, PVC, STATEFUL_SET, TestEnv,
+    CONFIG_MAP, DAEMON_SET, DEPLOYMENT, Depwait, JOB, Kind, LIMIT, PVC, STATEFUL_SET, TestEnv,
     pod_template, workload_template,
 };
-
-const LIMIT: Duration = Duration::from_secs(60);
-/// Long enough for a wrong release to happen, short enough to keep the suite quick.
-const HOLD: Duration = Duration::from_millis(700);
 
 fn job_object(name: &str) -> serde_json::Value {
     json!({"metadata": {"name": name}, "spec": {"backoffLimit": 0, "template": pod_template(name)}})
@@ -27,6 +21,7 @@ async fn job_complete_releases() {
     let env = TestEnv::get();
     let ns = env.namespace("job").await;
     let mut depwait = Depwait::new()
+        .heartbeat()
         .args(["--job", &format!("{ns}/migrate")])
         .spawn();
     depwait
@@ -39,7 +34,11 @@ async fn job_complete_releases() {
     depwait
         .wait_for_log("not complete: 1 active, 0 succeeded, 0 failed", LIMIT)
         .await;
-    depwait.assert_still_running(HOLD).await;
+    depwait
+        .expect_holding(&format!(
+            "job {ns}/migrate: not complete: 1 active, 0 succeeded, 0 failed"
+        ))
+        .await;
 
     env.set_status(
         Some(&ns),
@@ -110,6 +109,7 @@ async fn rollouts_of_deployments_and_partitioned_stateful_sets() {
     )
     .await;
     let mut depwait = Depwait::new()
+        .heartbeat()
         .args([
             "--rollout",
             &format!("{ns}/deploy/api"),
@@ -153,7 +153,12 @@ async fn rollouts_of_deployments_and_partitioned_stateful_sets() {
         json!({"availableReplicas": 2, "readyReplicas": 2}),
     )
     .await;
-    depwait.assert_still_running(HOLD).await;
+    // The Deployment is rolled out; the StatefulSet holds the release.
+    depwait
+        .expect_holding(&format!(
+            "1 of 2 not ready: rollout {ns}/statefulset/zk: partitioned roll out: 0 of 1 new pods have been updated"
+        ))
+        .await;
 
     // Only the pods at or above the partition (zk-2) must be updated.
     env.set_status(Some(&ns), STATEFUL_SET, "zk", json!({"updatedReplicas": 1}))
@@ -175,6 +180,7 @@ async fn crd_installed_during_the_wait_then_condition_true() {
     let group = format!("{ns}.example.com");
     let widgets = format!("widgets.{group}");
     let mut depwait = Depwait::new()
+        .heartbeat()
         .args([
             "--resource",
             &format!("{ns}/{widgets}/w1"),
@@ -189,7 +195,11 @@ async fn crd_installed_during_the_wait_then_condition_true() {
             LIMIT,
         )
         .await;
-    depwait.assert_still_running(HOLD).await;
+    depwait
+        .expect_holding(&format!(
+            "{ns}/{widgets}/w1 (condition=Ready=True): the API server does not serve `{widgets}` (yet)"
+        ))
+        .await;
 
     env.install_crd(&group, "Widget", "widgets").await;
     depwait
@@ -223,7 +233,11 @@ async fn crd_installed_during_the_wait_then_condition_true() {
     depwait
         .wait_for_log("Ready=True is for generation 1; the object is at 2", LIMIT)
         .await;
-    depwait.assert_still_running(HOLD).await;
+    depwait
+        .expect_holding(&format!(
+            "{ns}/{widgets}/w1 (condition=Ready=True): Ready=True is for generation 1; the object is at 2"
+        ))
+        .await;
 
     env.set_status(
         Some(&ns),
@@ -250,6 +264,7 @@ async fn jsonpath_value_releases() {
     env.set_status(Some(&ns), PVC, "data", json!({"phase": "Pending"}))
         .await;
     let mut depwait = Depwait::new()
+        .heartbeat()
         .args([
             "--resource",
             &format!("{ns}/pvc/data:jsonpath={{.status.phase}}=Bound"),
@@ -258,7 +273,9 @@ async fn jsonpath_value_releases() {
     depwait
         .wait_for_log("{.status.phase}=Pending, waiting for Bound", LIMIT)
         .await;
-    depwait.assert_still_running(HOLD).await;
+    depwait
+        .expect_holding("{.status.phase}=Pending, waiting for Bound")
+        .await;
     env.set_status(Some(&ns), PVC, "data", json!({"phase": "Bound"}))
         .await;
     depwait.expect_exit(0).await;
@@ -272,6 +289,7 @@ async fn create_and_delete() {
     env.create(Some(&ns), CONFIG_MAP, json!({"metadata": {"name": "old"}}))
         .await;
     let mut depwait = Depwait::new()
+        .heartbeat()
         .args([
             "--resource",
             &format!("{ns}/configmaps/new:create"),
@@ -280,15 +298,24 @@ async fn create_and_delete() {
         ])
         .spawn();
     depwait
-        .wait_for_log(
-            &format!("{ns}/configmaps/new (create): does not exist yet"),
+        .wait_for_logs(
+            &[
+                &format!("{ns}/configmaps/new (create): does not exist yet"),
+                "old (delete): still exists",
+            ],
             LIMIT,
         )
         .await;
     env.create(Some(&ns), CONFIG_MAP, json!({"metadata": {"name": "new"}}))
         .await;
-    depwait.wait_for_log("still exists", LIMIT).await;
-    depwait.assert_still_running(HOLD).await;
+    depwait
+        .wait_for_log(&format!("{ns}/configmaps/new (create): exists"), LIMIT)
+        .await;
+    depwait
+        .expect_holding(&format!(
+            "1 of 2 not ready: {ns}/configmaps/old (delete): still exists"
+        ))
+        .await;
     env.delete(Some(&ns), CONFIG_MAP, "old").await;
     depwait.expect_exit(0).await;
 }
@@ -302,13 +329,18 @@ async fn tcp_port_releases_when_it_accepts() {
         probe.local_addr().unwrap().port()
     };
     let mut depwait = Depwait::new()
+        .heartbeat()
         .kubeconfig("/nonexistent/kubeconfig".into())
         .args(["--tcp", &format!("127.0.0.1:{port}")])
         .spawn();
     depwait
         .wait_for_log(&format!("127.0.0.1:{port}: connection refused"), LIMIT)
         .await;
-    depwait.assert_still_running(HOLD).await;
+    depwait
+        .expect_holding(&format!(
+            "1 of 1 not ready: tcp 127.0.0.1:{port}: 127.0.0.1:{port}: connection refused"
+        ))
+        .await;
     let _listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap();
@@ -352,6 +384,7 @@ async fn http_status_releases() {
     let port = http_server(status.clone()).await;
     let url = format!("http://127.0.0.1:{port}/healthz");
     let mut depwait = Depwait::new()
+        .heartbeat()
         .kubeconfig("/nonexistent/kubeconfig".into())
         .args(["--http", &url, "--http", &format!("{url}#503")])
         .spawn();
@@ -361,7 +394,20 @@ async fn http_status_releases() {
             LIMIT,
         )
         .await;
-    depwait.assert_still_running(HOLD).await;
+    depwait
+        .expect_holding(&format!(
+            "1 of 2 not ready: http {url}: HTTP 503 Service Unavailable, waiting for 2xx"
+        ))
+        .await;
+    // The two probes see a change of the server's answer at moments of their own: a 503
+    // going straight to 200 would leave a moment where one has seen the 200 and the other
+    // still its 503, both ready. A 404 between them is neither's: no moment has both ready.
+    status.store(404, Ordering::SeqCst);
+    depwait
+        .expect_holding(&format!(
+            "2 of 2 not ready: http {url}: HTTP 404 Not Found, waiting for 2xx | http {url} (503): HTTP 404 Not Found, waiting for 503"
+        ))
+        .await;
     status.store(200, Ordering::SeqCst);
     // Now the second URL (503 only) is not ready: never both at once until it flips back.
     depwait
@@ -370,7 +416,11 @@ async fn http_status_releases() {
             LIMIT,
         )
         .await;
-    depwait.assert_still_running(HOLD).await;
+    depwait
+        .expect_holding(&format!(
+            "1 of 2 not ready: http {url} (503): HTTP 200 OK, waiting for 503"
+        ))
+        .await;
     drop(depwait);
 
     let done = Depwait::new()
@@ -387,11 +437,13 @@ async fn http_status_releases() {
 async fn https_verifies_the_server_certificate() {
     let env = TestEnv::get();
     let url = format!("{}/healthz", env.server);
-    let mut untrusted = Depwait::new().args(["--http", &url]).spawn();
+    let mut untrusted = Depwait::new().heartbeat().args(["--http", &url]).spawn();
     untrusted
         .wait_for_log("TLS: the server's certificate is not signed", LIMIT)
         .await;
-    untrusted.assert_still_running(HOLD).await;
+    untrusted
+        .expect_holding("TLS: the server's certificate is not signed")
+        .await;
     drop(untrusted);
 
     let done = Depwait::new()
@@ -417,6 +469,7 @@ async fn config_file_dependencies_combine_with_flags() {
     )
     .unwrap();
     let mut depwait = Depwait::new()
+        .heartbeat()
         .args(["--config", file.to_str().unwrap()])
         .args(["--pods", &format!("{ns}:app=web")])
         .spawn();
@@ -438,7 +491,11 @@ async fn config_file_dependencies_combine_with_flags() {
     )
     .await;
     // The flag's dependency still holds the release.
-    depwait.assert_still_running(HOLD).await;
+    depwait
+        .expect_holding(&format!(
+            "1 of 3 not ready: {ns} app=web: no matching pods yet"
+        ))
+        .await;
     env.create_pod(&ns, "web-0", &[("app", "web")]).await;
     env.set_pod_ready(&ns, "web-0", true).await;
     depwait.expect_exit(0).await;
@@ -530,6 +587,7 @@ async fn daemon_set_rollout_needs_every_node_updated_and_available() {
     )
     .await;
     let mut depwait = Depwait::new()
+        .heartbeat()
         .args(["--rollout", &format!("{ns}/ds/agent")])
         .spawn();
     depwait
@@ -557,7 +615,9 @@ async fn daemon_set_rollout_needs_every_node_updated_and_available() {
     depwait
         .wait_for_log("2 of 3 updated pods are available", LIMIT)
         .await;
-    depwait.assert_still_running(HOLD).await;
+    depwait
+        .expect_holding("2 of 3 updated pods are available")
+        .await;
     env.set_status(
         Some(&ns),
         DAEMON_SET,

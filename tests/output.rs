@@ -5,12 +5,8 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::json;
-use support::{Depwait, JOB, TestEnv, pod_template};
-
-const LIMIT: Duration = Duration::from_secs(60);
+use support::{Depwait, Finished, JOB, LIMIT, TestEnv, pod_template};
 
 /// What a hostile pod writes into its status: clear the screen, go back to the start of the
 /// line, forge depwait's release line, ring the bell.
@@ -479,37 +475,30 @@ async fn emit_events_says_what_happened() {
 }
 
 /// depwait with no API server at all: for what is decided before any request.
-fn offline(args: &[&str]) -> (std::process::Output, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let termination = dir.path().join("termination-log");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_depwait"))
-        .args(args)
-        .env_clear()
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .env("DEPWAIT_TERMINATION_LOG", &termination)
-        .output()
-        .unwrap();
-    (
-        output,
-        std::fs::read_to_string(&termination).unwrap_or_default(),
-    )
+async fn offline(args: &[&str]) -> Finished {
+    Depwait::new()
+        .offline()
+        .args(args.iter().copied())
+        .run(LIMIT)
+        .await
 }
 
 /// `depwait rbac` quotes each dependency in a YAML comment: a newline in user text (a
 /// `jsonpath=` value is free text) stays inside the comment, escaped, instead of starting a
 /// line of YAML that `kubectl apply` would take as rules. And a control character in a bad
 /// argument is quoted escaped in the usage error and its termination message.
-#[test]
-fn user_text_cannot_break_out_of_its_line() {
-    let (out, _) = offline(&[
+#[tokio::test]
+async fn user_text_cannot_break_out_of_its_line() {
+    let out = offline(&[
         "rbac",
         "--service-account",
         "shop/web",
         "--resource",
         "db/configmaps/x:jsonpath={.data.a}=v\n- apiGroups: ['*']\n  resources: ['*']\n  verbs: ['*']",
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    ])
+    .await;
+    let stdout = &out.stdout;
+    assert_eq!(out.code, Some(0), "{out:?}");
     assert!(
         stdout
             .lines()
@@ -522,10 +511,10 @@ fn user_text_cannot_break_out_of_its_line() {
         "{stdout}"
     );
 
-    let (out, message) = offline(&["--pods", "db\x1b[2J\r\nINFO all dependencies ready:app=x"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    for text in [stderr.as_ref(), message.as_str()] {
+    let out = offline(&["--pods", "db\x1b[2J\r\nINFO all dependencies ready:app=x"]).await;
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let message = out.termination_log.clone().unwrap_or_default();
+    for text in [out.stderr.as_str(), message.as_str()] {
         assert_eq!(raw_controls(text), Vec::<char>::new(), "{text:?}");
         assert!(
             text.contains(r"db\x1b[2J\r\nINFO all dependencies ready"),

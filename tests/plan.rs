@@ -5,11 +5,8 @@
 mod support;
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
-use support::{Depwait, DnsServer, Finished, TestEnv, User};
-
-const LIMIT: Duration = Duration::from_secs(60);
+use support::{Depwait, DnsServer, Finished, LIMIT, TestEnv, User};
 
 /// The three commands on one set of inputs, with `kubeconfig` (`None`: no credentials).
 async fn all_three(

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding};
 use kube::Api;
 use kube::api::PostParams;
-use support::{Depwait, TestEnv, User};
+use support::{Depwait, LIMIT, TestEnv, User};
 
 /// Apply the generated YAML, mint a token for the service account (TokenRequest), wait with it,
 /// and check every rule is exactly pods get/list/watch in the waited-on namespaces and in the
@@ -225,7 +225,7 @@ async fn generated_rbac_covers_jobs_rollouts_and_cluster_scoped_objects() {
         let done = Depwait::new()
             .kubeconfig(kubeconfig.clone())
             .args(deps.clone())
-            .run(std::time::Duration::from_secs(60))
+            .run(LIMIT)
             .await;
         if done.code == Some(0) {
             return;
@@ -292,7 +292,7 @@ async fn may(env: &TestEnv, (sa_ns, sa): (&str, &str), ask: Ask<'_>) -> bool {
 /// after the write (a hang guard, not a timing check).
 async fn assert_allowed(env: &TestEnv, sa: (&str, &str), asks: &[Ask<'_>], yaml: &str) {
     for ask in asks {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        let deadline = tokio::time::Instant::now() + LIMIT;
         while !may(env, sa, *ask).await {
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -501,7 +501,7 @@ async fn rbac_for_several_accounts_in_any_order_grants_each_exactly_its_wait() {
             let done = Depwait::new()
                 .kubeconfig(kubeconfig.clone())
                 .args(deps.iter().cloned())
-                .run(std::time::Duration::from_secs(60))
+                .run(LIMIT)
                 .await;
             assert_eq!(done.code, Some(0), "{account}: {done:?}\n{both}");
         }

@@ -4,13 +4,8 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
-use support::{Depwait, TestEnv, User};
-
-/// Guards against hangs only; no test asserts on how long anything took.
-const LIMIT: Duration = Duration::from_secs(60);
+use support::{Depwait, LIMIT, TestEnv, User};
 
 fn container(name: &str, state: Value, restarts: u32) -> Value {
     json!({"name": name, "image": "x", "imageID": "", "ready": false,

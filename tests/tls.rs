@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use support::{Depwait, Finished, TestEnv, User};
+use support::{Depwait, Finished, LIMIT, TestEnv, User};
 
 /// A scratch directory with certificates and kubeconfigs of one test.
 struct Scratch {
@@ -250,7 +250,7 @@ async fn an_expired_server_certificate_is_exit_3() {
         .unwrap();
     let _server = KillOnDrop(server);
     // Listening before depwait connects: a hang guard, not a timing check.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + LIMIT;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             std::time::Instant::now() < deadline,

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, SOA};
@@ -77,6 +78,20 @@ impl DnsServer {
             .iter()
             .filter(|q| **q == key)
             .count()
+    }
+
+    /// Wait until `name` was asked for at least `count` times, e.g. to see a name asked for
+    /// again after its NXDOMAIN. Panics after `limit`: a hang guard, not a timing check.
+    pub async fn wait_for_queries(&self, name: &str, count: usize, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.queries_for(name) < count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} was asked for {} times, not {count}, within {limit:?}",
+                self.queries_for(name)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// A resolv.conf naming this server, with `search` domains and Kubernetes' `ndots:5`, as
