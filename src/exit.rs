@@ -1,7 +1,6 @@
 //! The exit codes: the contract scripts and the kubelet rely on.
 
 use crate::aggregate::Outcome;
-#[cfg(test)]
 use crate::shutdown::Signal;
 
 /// How depwait ends. The numbers are stable; see the README.
@@ -46,6 +45,15 @@ impl From<&Outcome> for ExitCode {
             Outcome::Fatal(_) => ExitCode::ApiError,
             Outcome::Failed { .. } => ExitCode::DependencyFailed,
             Outcome::Interrupted(signal) => ExitCode::from(*signal),
+        }
+    }
+}
+
+impl From<Signal> for ExitCode {
+    fn from(signal: Signal) -> Self {
+        match signal {
+            Signal::Interrupt => ExitCode::Interrupted,
+            Signal::Terminate => ExitCode::Terminated,
         }
     }
 }

@@ -142,37 +142,6 @@ impl Progress for LogProgress {
     }
 }
 
-/// The summary of a wait that ended (`outcome`: timed out or interrupted) while the restart
-/// guard was still reading its own pod, before any dependency was looked at.
-pub fn held_by_restart_guard(
-    outcome: &Outcome,
-    pod: &crate::restart::OwnPod,
-    stuck: &crate::restart::Stuck,
-    elapsed: Duration,
-) -> String {
-    use crate::restart::Stuck;
-    let after = humantime::format_duration(Duration::from_millis(elapsed.as_millis() as u64));
-    let head = match outcome {
-        Outcome::Interrupted(signal) => format!("{signal} after {after}"),
-        _ => format!("timed out after {after}"),
-    };
-    let pod = Escaped(pod);
-    let what = match stuck {
-        Stuck::Held(ran) => format!(
-            "waiting for the kubelet to report this run of pod {pod} (the API still shows the run \
-             before its node restarted: {})",
-            Escaped(ran)
-        ),
-        Stuck::Retrying(why) => {
-            format!("reading pod {pod} for the restart guard: {}", Escaped(why))
-        }
-        Stuck::NoAnswer => {
-            format!("reading pod {pod} for the restart guard: no answer from the API server")
-        }
-    };
-    format!("{head} {what}; no dependency was looked at yet")
-}
-
 /// The closing summary: one line on what happened, then each dependency not ready.
 pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
     let after = humantime::format_duration(Duration::from_millis(elapsed.as_millis() as u64));

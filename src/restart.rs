@@ -27,6 +27,7 @@
 //! `--node-monitor-grace-period`, 40 s by default). The README says so.
 
 use std::path::Path;
+use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
@@ -216,10 +217,35 @@ pub async fn guard(
         },
     };
     let code = ExitCode::from(&outcome);
-    let text = report::held_by_restart_guard(&outcome, &me, &stuck, started.elapsed());
+    let text = held(&outcome, &me, &stuck, started.elapsed());
     report::ended_before_wait(code, &text, &config.termination_log);
     events::on_failure(config.emit_events, &outcome, Some(client), &text).await;
     Some(code)
+}
+
+/// The summary of a wait that ended (`outcome`: timed out or interrupted) while the restart
+/// guard was still reading its own pod, before any dependency was looked at.
+fn held(outcome: &Outcome, pod: &OwnPod, stuck: &Stuck, elapsed: Duration) -> String {
+    let after = humantime::format_duration(Duration::from_millis(elapsed.as_millis() as u64));
+    let head = match outcome {
+        Outcome::Interrupted(signal) => format!("{signal} after {after}"),
+        _ => format!("timed out after {after}"),
+    };
+    let pod = Escaped(pod);
+    let what = match stuck {
+        Stuck::Held(ran) => format!(
+            "waiting for the kubelet to report this run of pod {pod} (the API still shows the run \
+             before its node restarted: {})",
+            Escaped(ran)
+        ),
+        Stuck::Retrying(why) => {
+            format!("reading pod {pod} for the restart guard: {}", Escaped(why))
+        }
+        Stuck::NoAnswer => {
+            format!("reading pod {pod} for the restart guard: no answer from the API server")
+        }
+    };
+    format!("{head} {what}; no dependency was looked at yet")
 }
 
 /// Watch this pod until its status is current for a depwait started at `since` (see the

@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use crate::exit::ExitCode;
-
 /// The signals that end a wait (or a check) early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
@@ -20,15 +18,6 @@ impl fmt::Display for Signal {
             Signal::Interrupt => "interrupted by SIGINT",
             Signal::Terminate => "terminated by SIGTERM",
         })
-    }
-}
-
-impl From<Signal> for ExitCode {
-    fn from(signal: Signal) -> Self {
-        match signal {
-            Signal::Interrupt => ExitCode::Interrupted,
-            Signal::Terminate => ExitCode::Terminated,
-        }
     }
 }
 
