@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
+use clap::{Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser};
+
+use crate::config::{self, ENTRIES, Entries, Input, LogFormat, Sourced};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -73,88 +75,19 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Pods to wait for, as NAMESPACE:SELECTOR[:MIN]. Repeat for more.
-    ///
-    /// SELECTOR is kubectl's label-selector grammar: `app=web`, `app!=web`, `tier in (a,b)`,
-    /// `tier notin (a)`, `canary`, `!canary`, joined by commas. Without MIN every matching pod
-    /// must be Ready (and at least one must exist); with MIN, at least MIN must be Ready,
-    /// e.g. `db:app=zk:2` for a ZooKeeper quorum.
-    #[arg(long = "pods", value_name = "NS:SELECTOR[:MIN]", global = true)]
-    pub pods: Vec<String>,
-
-    /// A Service with at least MIN (default 1) ready endpoints, as NAMESPACE/NAME[:MIN].
-    ///
-    /// Read from the Service's EndpointSlices by watch. An ExternalName Service is ready when
-    /// its external name resolves.
-    #[arg(long = "service", value_name = "NS/NAME[:MIN]", global = true)]
-    pub services: Vec<String>,
-
-    /// A Job that must complete, as NAMESPACE/NAME. A Job that fails (`Failed=True`) ends the
-    /// wait at once with exit code 4.
-    #[arg(long = "job", value_name = "NS/NAME", global = true)]
-    pub jobs: Vec<String>,
-
-    /// A rollout that must finish, as NAMESPACE/KIND/NAME; KIND is `deployment`, `statefulset`
-    /// or `daemonset` (or kubectl's short and plural names). Judged as `kubectl rollout status`.
-    #[arg(long = "rollout", value_name = "NS/KIND/NAME", global = true)]
-    pub rollouts: Vec<String>,
-
-    /// Any object, including custom resources: NAMESPACE/TYPE/NAME[:FOR], or TYPE/NAME[:FOR]
-    /// for cluster-scoped ones.
-    ///
-    /// TYPE as kubectl takes it: `kind`, `plural`, `plural.group` or `plural.version.group`
-    /// (`certificates.cert-manager.io`). FOR is kubectl wait's --for: `condition=NAME[=VALUE]`
-    /// (default `condition=Ready`), `jsonpath=EXPR[=VALUE]`, `create` or `delete`. A type the
-    /// server does not serve yet (CRD not installed) means: keep waiting.
-    #[arg(long = "resource", value_name = "NS/TYPE/NAME[:FOR]", global = true)]
-    pub resources: Vec<String>,
-
-    /// A TCP port that must accept connections, as HOST:PORT (`db.internal:5432`,
-    /// `[fd00::1]:5432`). Probed with a short capped backoff: a port cannot be watched.
-    #[arg(long = "tcp", value_name = "HOST:PORT", global = true)]
-    pub tcp: Vec<String>,
-
-    /// An HTTP(S) URL whose GET must answer 2xx; `URL#200,3xx` accepts those statuses instead
-    /// (a fragment is never sent). Probed with a short capped backoff.
-    ///
-    /// HTTPS trusts Mozilla's roots (built in), the cluster CA of the service account, and
-    /// SSL_CERT_FILE.
-    #[arg(long = "http", value_name = "URL[#STATUSES]", global = true)]
-    pub http: Vec<String>,
-
-    /// Read more dependencies from a YAML or JSON file: lists named like the flags (`pods`,
-    /// `services`, `hosts`, `dns`, `jobs`, `rollouts`, `resources`, `tcp`, `http`), each entry
-    /// in that flag's grammar. Combines with the flags.
-    #[arg(
-        long = "config",
-        env = "DEPWAIT_CONFIG",
-        value_name = "FILE",
-        global = true
-    )]
-    pub config: Option<PathBuf>,
-
-    /// Resolve this name through DNS until it resolves, even if it looks like a Service name.
-    #[arg(long = "dns", value_name = "HOST", global = true)]
-    pub dns: Vec<String>,
+    /// The dependencies: one flag per kind, the positional HOST names, `--config`.
+    #[command(flatten)]
+    pub dependencies: DependencyArgs,
 
     /// The cluster's DNS domain, for HOST names ending in `.svc.CLUSTER-DOMAIN`.
     #[arg(
         long,
         env = "DEPWAIT_CLUSTER_DOMAIN",
         value_name = "DOMAIN",
-        default_value = "cluster.local",
+        default_value = config::DEFAULT_CLUSTER_DOMAIN,
         global = true
     )]
     pub cluster_domain: String,
-
-    /// service-precheck's arguments: DNS names to wait for (`mysql-0.mysql.db`,
-    /// `mysql-read.db`, `api.example.com.`).
-    ///
-    /// A name of cluster form becomes a watch of that Service's ready endpoints (for
-    /// `host.svc.ns`, the endpoint whose hostname is `host`); any other name is resolved
-    /// through DNS with a short backoff. A trailing dot makes a name absolute: DNS only.
-    #[arg(value_name = "HOST")]
-    pub hosts: Vec<String>,
 
     /// The seed's JSON: {"namespace": [{"label": "value", ...}, ...], ...}.
     ///
@@ -177,7 +110,7 @@ pub struct Cli {
         long,
         env = "TIMEOUT",
         value_name = "DURATION",
-        default_value = "300",
+        default_value = config::DEFAULT_TIMEOUT,
         global = true
     )]
     pub timeout: String,
@@ -195,7 +128,7 @@ pub struct Cli {
         long,
         env = "DEPWAIT_HEARTBEAT",
         value_name = "DURATION",
-        default_value = "30s"
+        default_value = config::DEFAULT_HEARTBEAT
     )]
     pub heartbeat: String,
 
@@ -223,7 +156,7 @@ pub struct Cli {
         visible_alias = "output",
         env = "DEPWAIT_LOG_FORMAT",
         value_name = "text|json",
-        default_value = "text",
+        default_value = config::DEFAULT_LOG_FORMAT,
         global = true
     )]
     pub log_format: String,
@@ -235,7 +168,7 @@ pub struct Cli {
         long,
         env = "DEPWAIT_TERMINATION_LOG",
         value_name = "PATH",
-        default_value = "/dev/termination-log",
+        default_value = config::DEFAULT_TERMINATION_LOG,
         global = true
     )]
     pub termination_log: PathBuf,
@@ -284,71 +217,16 @@ pub enum Command {
     Man,
 }
 
-/// How progress is written to stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// A value as the user gave it, with the flag or variable it came from, for error messages.
-///
-/// clap only collects these values: validated by clap, a bad `DEPWAIT_LOG_FORMAT` would be
-/// reported as a bad `--log-format`, naming a flag the user never typed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sourced<T = String> {
-    /// The raw text.
-    pub text: T,
-    /// `--timeout` or `TIMEOUT`: whichever the user actually set.
-    pub name: String,
-}
-
-/// Everything the command line and environment said, before validation.
+/// What the command line asked for: a command (or none: wait) and the input to validate.
 #[derive(Debug, Clone)]
-pub struct Input {
+pub struct Invocation {
     /// `None`: wait.
     pub command: Option<Command>,
-    /// `--pods` values in the order given.
-    pub pods: Vec<String>,
-    /// `--service` values in the order given.
-    pub services: Vec<String>,
-    /// Positional HOST names (before and after a subcommand), in order.
-    pub hosts: Vec<String>,
-    /// `--dns` names in order.
-    pub dns: Vec<String>,
-    /// `--job` values in order.
-    pub jobs: Vec<String>,
-    /// `--rollout` values in order.
-    pub rollouts: Vec<String>,
-    /// `--resource` values in order.
-    pub resources: Vec<String>,
-    /// `--tcp` values in order.
-    pub tcp: Vec<String>,
-    /// `--http` values in order.
-    pub http: Vec<String>,
-    /// `--config` file (or `DEPWAIT_CONFIG`).
-    pub config: Option<Sourced<PathBuf>>,
-    /// The cluster DNS domain.
-    pub cluster_domain: Sourced,
-    /// The seed's JSON dependency list.
-    pub namespace_label_dict: Option<Sourced>,
-    /// Overall deadline.
-    pub timeout: Sourced,
-    /// The seed's poll interval, validated only.
-    pub retry_interval: Option<Sourced>,
-    /// Interval of the "still waiting" line.
-    pub heartbeat: Sourced,
-    /// Record a Kubernetes Event on failure: `--emit-events[=BOOL]` or the variable, unparsed.
-    pub emit_events: Option<Sourced>,
-    /// Log format, unparsed (`config::log_format` reads it).
-    pub log_format: Sourced,
-    /// Termination-message path.
-    pub termination_log: PathBuf,
+    /// Everything else, before validation.
+    pub input: Input,
 }
 
-impl Input {
+impl Invocation {
     /// Parse the process arguments. A usage error (an unknown flag, a missing value) and
     /// `--help`/`--version` come back as clap's error, for `main` to print and exit with.
     pub fn from_args() -> Result<Self, clap::Error> {
@@ -372,25 +250,16 @@ impl Input {
         let sourced = |id: &str, flag: &str, var: &str, text: String| {
             sourced_from(matches, id, flag, var, text)
         };
-        let mut hosts = cli.hosts;
-        if let Some(Command::Check { hosts: more } | Command::Rbac { hosts: more, .. }) =
-            &cli.command
-        {
-            hosts.extend(more.iter().cloned());
+        let DependencyArgs {
+            mut entries,
+            config,
+        } = cli.dependencies;
+        if let Some(Command::Check { hosts } | Command::Rbac { hosts, .. }) = &cli.command {
+            entries.extend("hosts", hosts.iter().cloned());
         }
-        Input {
-            command: cli.command,
-            pods: cli.pods,
-            services: cli.services,
-            hosts,
-            dns: cli.dns,
-            jobs: cli.jobs,
-            rollouts: cli.rollouts,
-            resources: cli.resources,
-            tcp: cli.tcp,
-            http: cli.http,
-            config: cli
-                .config
+        let input = Input {
+            entries,
+            config: config
                 .map(|p| sourced_from(matches, "config", "--config", "DEPWAIT_CONFIG", p)),
             cluster_domain: sourced(
                 "cluster_domain",
@@ -426,7 +295,91 @@ impl Input {
                 cli.log_format,
             ),
             termination_log: cli.termination_log,
+        };
+        Invocation {
+            command: cli.command,
+            input,
         }
+    }
+}
+
+impl Input {
+    /// [`Invocation::try_from_iter`]'s input alone (tests).
+    pub fn try_from_iter<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Ok(Invocation::try_from_iter(args)?.input)
+    }
+}
+
+/// The dependency flags, the positional HOST names and `--config`, declared from the table of
+/// kinds ([`ENTRIES`]): a kind added there is a flag here without a line of this file.
+#[derive(Debug, Clone, Default)]
+pub struct DependencyArgs {
+    /// Each kind's texts, in the order given.
+    pub entries: Entries,
+    /// `--config` file (or `DEPWAIT_CONFIG`).
+    pub config: Option<PathBuf>,
+}
+
+impl FromArgMatches for DependencyArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = Self::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for entry in ENTRIES {
+            if let Some(texts) = matches.get_many::<String>(entry.field) {
+                self.entries.extend(entry.field, texts.cloned());
+            }
+        }
+        if let Some(path) = matches.get_one::<PathBuf>("config") {
+            self.config = Some(path.clone());
+        }
+        Ok(())
+    }
+}
+
+impl clap::Args for DependencyArgs {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for entry in ENTRIES {
+            let mut arg = Arg::new(entry.field)
+                .value_name(entry.value_name)
+                .help(entry.help)
+                .action(ArgAction::Append)
+                .value_parser(clap::value_parser!(String));
+            if let Some(more) = entry.more_help {
+                arg = arg.long_help(format!("{}\n\n{more}", entry.help));
+            }
+            arg = match entry.flag {
+                Some(flag) => arg.long(flag).global(true),
+                // Positional: one or more names, wherever they stand among the flags.
+                None => arg.num_args(1..),
+            };
+            cmd = cmd.arg(arg);
+        }
+        let fields: Vec<String> = ENTRIES.iter().map(|e| format!("`{}`", e.field)).collect();
+        cmd.arg(
+            Arg::new("config")
+                .long("config")
+                .env("DEPWAIT_CONFIG")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .global(true)
+                .help(format!(
+                    "Read more dependencies from a YAML or JSON file: lists named like the flags \
+                     ({}), each entry in that flag's grammar. Combines with the flags.",
+                    fields.join(", ")
+                )),
+        )
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
     }
 }
 
@@ -510,19 +463,8 @@ impl Salvaged {
                 .ok()
                 .flatten()
                 .cloned()
-                .unwrap_or_else(|| PathBuf::from("/dev/termination-log")),
+                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_TERMINATION_LOG)),
             command,
-        }
-    }
-}
-
-impl LogFormat {
-    /// `text` or `json`, in any case.
-    pub fn from_text(text: &str) -> Option<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "text" => Some(LogFormat::Text),
-            "json" => Some(LogFormat::Json),
-            _ => None,
         }
     }
 }
@@ -534,6 +476,43 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// A test's `Input::default()` is what a bare `depwait` reads, so a test that starts from
+    /// it starts from the flags' real defaults.
+    #[test]
+    fn the_default_input_is_a_bare_command_line() {
+        let vars = [
+            "TIMEOUT",
+            "RETRY_INTERVAL",
+            "DEPWAIT_HEARTBEAT",
+            "DEPWAIT_LOG_FORMAT",
+            "DEPWAIT_CLUSTER_DOMAIN",
+            "DEPWAIT_TERMINATION_LOG",
+            "DEPWAIT_CONFIG",
+            "DEPWAIT_EMIT_EVENTS",
+            "NAMESPACE_LABEL_DICT",
+        ];
+        if let Some(set) = vars.iter().find(|v| std::env::var_os(v).is_some()) {
+            panic!("{set} is set in the test environment; unset it to compare the defaults");
+        }
+        assert_eq!(Input::try_from_iter(["depwait"]).unwrap(), Input::default());
+    }
+
+    /// Every kind of the table is a flag (or the positional HOST) and reaches the input.
+    #[test]
+    fn every_kind_is_on_the_command_line() {
+        let mut argv = vec!["depwait".to_string()];
+        for entry in ENTRIES {
+            match entry.flag {
+                Some(flag) => argv.extend([format!("--{flag}"), format!("text-{}", entry.field)]),
+                None => argv.push(format!("text-{}", entry.field)),
+            }
+        }
+        let input = Input::try_from_iter(argv).unwrap();
+        for (entry, texts) in input.entries.iter() {
+            assert_eq!(texts, [format!("text-{}", entry.field)], "{}", entry.field);
+        }
     }
 
     /// A usage error is still reported in the format, and to the file, the arguments asked

@@ -8,8 +8,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::CommandFactory;
-use depwait::cli::{Cli, Command, Input, LogFormat, Salvaged};
-use depwait::config::{self, Config};
+use depwait::cli::{Cli, Command, Invocation, Salvaged};
+use depwait::config::{self, Config, LogFormat};
 use depwait::exit::ExitCode;
 use depwait::{output, report, shutdown, telemetry};
 
@@ -79,9 +79,9 @@ impl Audience {
 }
 
 fn run() -> Result<ExitCode, Error> {
-    let input = Input::from_args().map_err(Error::Clap)?;
+    let Invocation { command, input } = Invocation::from_args().map_err(Error::Clap)?;
     let plain = Audience::Plain;
-    match &input.command {
+    match &command {
         Some(Command::Completions { shell }) => {
             let mut script = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "depwait", &mut script);
@@ -117,7 +117,7 @@ fn run() -> Result<ExitCode, Error> {
         }
         Some(Command::Check { .. }) | None => {}
     }
-    let checking = matches!(input.command, Some(Command::Check { .. }));
+    let checking = matches!(command, Some(Command::Check { .. }));
     let termination_log = input.termination_log.clone();
     let audience = |format| match checking {
         true => Audience::Plain,

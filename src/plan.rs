@@ -299,8 +299,8 @@ async fn discover_unknown_types(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Input;
     use crate::config::Config;
+    use crate::config::Input;
 
     fn deps(args: &[&str]) -> Vec<Dependency> {
         let mut argv = vec!["depwait"];

@@ -474,7 +474,7 @@ mod tests {
     fn rbac(args: &[&str]) -> Result<String, ConfigError> {
         let mut argv = vec!["depwait", "rbac", "--service-account", "shop/web"];
         argv.extend(args);
-        let input = crate::cli::Input::try_from_iter(argv).unwrap();
+        let input = crate::config::Input::try_from_iter(argv).unwrap();
         let config = Config::from_input(input)?;
         let waiter = Waiter::parse(config.emit_events, None)?;
         let plan = offline(config.dependencies);
@@ -843,7 +843,7 @@ mod tests {
 
     #[test]
     fn maybe_service_names_get_no_rule_where_no_server_confirmed_the_namespace() {
-        let input = crate::cli::Input::try_from_iter([
+        let input = crate::config::Input::try_from_iter([
             "depwait",
             "rbac",
             "--service-account",

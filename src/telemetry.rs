@@ -10,7 +10,7 @@ use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::cli::LogFormat;
+use crate::config::LogFormat;
 
 /// The `event` of a JSON line that was logged without one: a library's error, or a warning
 /// that is not part of the wait's own structure. Every JSON line has an `event`.

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use depwait::cli::Input;
+use depwait::config::Input;
 use depwait::config::{Config, ConfigError};
 use proptest::prelude::*;
 

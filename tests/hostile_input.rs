@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use depwait::cli::{Input, Sourced};
 use depwait::config::{Config, MAX_DICT_BYTES};
+use depwait::config::{Input, Sourced};
 use proptest::prelude::*;
 
 fn sourced(name: &str, text: String) -> Sourced {
@@ -106,27 +106,25 @@ proptest! {
             prop::collection::vec(object_like(), 0..2),
         ),
     ) {
-        check(Input {
-            command: None,
-            pods,
-            services,
-            hosts,
-            dns,
-            jobs,
-            rollouts,
-            resources,
-            tcp,
-            http,
-            config: None,
-            cluster_domain: sourced("--cluster-domain", cluster_domain),
-            namespace_label_dict: dict.map(|d| sourced("NAMESPACE_LABEL_DICT", d)),
-            timeout: sourced("TIMEOUT", timeout),
-            retry_interval: retry.map(|r| sourced("RETRY_INTERVAL", r)),
-            heartbeat: sourced("--heartbeat", "30s".into()),
-            emit_events: None,
-            log_format: sourced("--log-format", "text".into()),
-            termination_log: PathBuf::from("/dev/null"),
-        })?;
+        check(
+            Input {
+                cluster_domain: sourced("--cluster-domain", cluster_domain),
+                namespace_label_dict: dict.map(|d| sourced("NAMESPACE_LABEL_DICT", d)),
+                timeout: sourced("TIMEOUT", timeout),
+                retry_interval: retry.map(|r| sourced("RETRY_INTERVAL", r)),
+                termination_log: PathBuf::from("/dev/null"),
+                ..Input::default()
+            }
+            .with("pods", pods)
+            .with("services", services)
+            .with("hosts", hosts)
+            .with("dns", dns)
+            .with("jobs", jobs)
+            .with("rollouts", rollouts)
+            .with("resources", resources)
+            .with("tcp", tcp)
+            .with("http", http),
+        )?;
     }
 
     #[test]
@@ -146,25 +144,9 @@ proptest! {
 fn ten_megabyte_dict_is_refused_by_size() {
     let huge = format!(r#"{{"ns": [{{"app": "{}"}}]}}"#, "x".repeat(10 << 20));
     let e = Config::from_input(Input {
-        command: None,
-        pods: vec![],
-        services: vec![],
-        hosts: vec![],
-        dns: vec![],
-        jobs: vec![],
-        rollouts: vec![],
-        resources: vec![],
-        tcp: vec![],
-        http: vec![],
-        config: None,
-        cluster_domain: sourced("--cluster-domain", "cluster.local".into()),
         namespace_label_dict: Some(sourced("NAMESPACE_LABEL_DICT", huge)),
-        timeout: sourced("TIMEOUT", "300".into()),
-        retry_interval: None,
-        heartbeat: sourced("--heartbeat", "30s".into()),
-        emit_events: None,
-        log_format: sourced("--log-format", "text".into()),
         termination_log: PathBuf::from("/dev/null"),
+        ..Input::default()
     })
     .unwrap_err();
     assert!(

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use depwait::aggregate::{self, Board, Outcome, Progress};
-use depwait::cli::Input;
 use depwait::config::Config;
+use depwait::config::Input;
 use depwait::dependency::Dependency;
 use depwait::readiness::Readiness;
 use depwait::shutdown::Signal;

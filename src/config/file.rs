@@ -1,20 +1,25 @@
 //! `--config FILE`: the same dependencies as the flags, as a YAML (or JSON) document, for lists
 //! too long for a command line. Every entry uses its flag's grammar, so nothing new to learn,
 //! and is validated while the file is read: a mistake is reported with its field, item, text
-//! and line (``jobs: [1] `db/Bad`: ... at line 7 column 3``; the line is the list's).
+//! and line (``jobs: [1] `db/Bad`: ... at line 7, column 3``; the line is the list's). The
+//! fields are [`ENTRIES`]' fields: a kind added to the table is a field here too.
 //!
 //! The path can name anything (`/dev/zero`, a FIFO with no writer, a hung mount): it is read
 //! through [`crate::files`], at most [`MAX_FILE_BYTES`] and [`files::READ_TIME_LIMIT`], and its
-//! bracket nesting is checked before the YAML parser sees it (libyaml takes quadratic time on
-//! deep flow nesting: 100,000 `[` cost 54 s of CPU).
+//! bracket nesting is checked before the YAML parser sees it (a parser's time on deep flow
+//! nesting is where YAML readers have gone quadratic: libyaml spent 54 s on 100,000 `[`). The
+//! parser is serde-saphyr, as for kubeconfigs: maintained, pure Rust, and its errors carry the
+//! line; they are rendered without its source snippet, which would quote the file.
 
-use std::marker::PhantomData;
+use std::fmt;
 use std::path::Path;
 
-use serde::de::{self, Deserialize, Deserializer};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{ConfigError, objects, parse_host, parse_pods_flag, parse_service_flag};
-use crate::dependency::Dependency;
+use super::entries::{self, ENTRIES, Entry};
+use super::error::ConfigError;
+use super::grammar::Context;
+use crate::dependency::{Dependency, Target};
 use crate::files;
 
 /// Larger files are refused while reading (counted on the bytes read), like an oversized
@@ -25,170 +30,31 @@ pub const MAX_FILE_BYTES: usize = 1024 * 1024;
 /// text holds (`jsonpath={.items[0]}`).
 pub const MAX_NESTING: usize = 32;
 
-pub(super) const EXAMPLE: &str = concat!(
-    "--config deps.yaml, a file like:\n",
-    "    pods: ['db:app=zk:2']\n",
-    "    services: [db/mysql-read]\n",
-    "    jobs: [db/migrate]\n",
-    "    rollouts: [app/deployment/api]\n",
-    "    resources: ['cert-manager/certificates/web:condition=Ready']\n",
-    "    tcp: ['db.internal:5432']\n",
-    "    http: ['http://api.app.svc:8080/healthz']\n",
-    "    hosts: [mysql-0.mysql.db]"
-);
-
-/// What a file may list: the flags' names, plural, each a list of flag values.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    pods: Entries<Pods>,
-    #[serde(default)]
-    services: Entries<Services>,
-    #[serde(default)]
-    hosts: Entries<Hosts>,
-    #[serde(default)]
-    dns: Entries<Hosts>,
-    #[serde(default)]
-    jobs: Entries<Jobs>,
-    #[serde(default)]
-    rollouts: Entries<Rollouts>,
-    #[serde(default)]
-    resources: Entries<Resources>,
-    #[serde(default)]
-    tcp: Entries<Tcp>,
-    #[serde(default)]
-    http: Entries<Http>,
-}
-
-/// How one kind of entry is parsed: the flag's own parser.
-trait Kind {
-    fn parse(text: &str, origin: usize) -> Result<Dependency, ConfigError>;
-}
-
-macro_rules! kind {
-    ($name:ident, $parse:expr) => {
-        #[derive(Debug)]
-        struct $name;
-        impl Kind for $name {
-            fn parse(text: &str, index: usize) -> Result<Dependency, ConfigError> {
-                $parse(text, index)
-            }
-        }
-    };
-}
-
-kind!(Pods, parse_pods_flag);
-kind!(Services, parse_service_flag);
-kind!(Hosts, |t: &str, i| parse_host(t, i, "cluster.local"));
-kind!(Jobs, objects::parse_job);
-kind!(Rollouts, objects::parse_rollout);
-kind!(Resources, objects::parse_resource);
-kind!(Tcp, objects::parse_tcp);
-kind!(Http, objects::parse_http);
-
-/// One field's entries: strings its flag would accept, each checked as it is read so that
-/// the error carries the field, the item, its text, and (from serde_yaml) the line.
-#[derive(Debug)]
-struct Entries<K> {
-    texts: Vec<String>,
-    kind: PhantomData<K>,
-}
-
-impl<K> Default for Entries<K> {
-    fn default() -> Self {
-        Entries {
-            texts: Vec::new(),
-            kind: PhantomData,
-        }
-    }
-}
-
-impl<'de, K: Kind> Deserialize<'de> for Entries<K> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit<K>(PhantomData<K>);
-        impl<'de, K: Kind> de::Visitor<'de> for Visit<K> {
-            type Value = Entries<K>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a list of strings")
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut texts = Vec::new();
-                // serde_yaml's own errors already name the item and its line.
-                while let Some(text) = seq.next_element::<String>()? {
-                    if let Err(e) = K::parse(&text, 1) {
-                        return Err(de::Error::custom(format!(
-                            "[{}] `{}`: {}",
-                            texts.len(),
-                            crate::text::redact(&text),
-                            e.problem
-                        )));
-                    }
-                    texts.push(text);
-                }
-                Ok(Entries {
-                    texts,
-                    kind: PhantomData,
-                })
-            }
-        }
-        d.deserialize_seq(Visit(PhantomData))
-    }
-}
-
-/// Read `path` into dependencies, in the order of the fields above; `cluster_domain` applies
-/// to `hosts` as it does to positional names. `name` is `--config` or `DEPWAIT_CONFIG`,
-/// whichever gave the path.
+/// Read `path` into dependencies, in [`ENTRIES`]' order (as the flags are); `context` applies
+/// as it does to flags (`hosts` and the cluster domain). `name` is `--config` or
+/// `DEPWAIT_CONFIG`, whichever gave the path.
 pub(super) fn read(
     path: &Path,
     name: &str,
-    cluster_domain: &str,
+    context: &Context,
 ) -> Result<Vec<Dependency>, ConfigError> {
     let err = |problem: String| ConfigError {
         name: format!("{name} {}", path.display()),
         problem,
-        example: EXAMPLE,
+        example: entries::file_example(),
     };
     let text = files::read_to_string(path, MAX_FILE_BYTES, files::READ_TIME_LIMIT)
         .map_err(|e| err(format!("{}", Unread(e))))?;
-    let file = parse(&text).map_err(err)?;
-    let origin = |field: &str, i: usize| format!("--config {field}[{i}]");
+    let fields = parse(&text, context).map_err(err)?;
     let mut deps = Vec::new();
-    // Each entry was validated while reading; parsing again only builds the dependency.
-    let mut add = |field: &str, parsed: Vec<Result<Dependency, ConfigError>>| {
-        for (i, d) in parsed.into_iter().enumerate() {
-            let mut d = d.map_err(|e| err(format!("{field}[{i}]: {}", e.problem)))?;
-            d.origin = origin(field, i);
-            deps.push(d);
+    for (entry, targets) in ENTRIES.iter().zip(fields) {
+        for (i, target) in targets.into_iter().enumerate() {
+            deps.push(Dependency {
+                target,
+                origin: format!("--config {}[{i}]", entry.field),
+            });
         }
-        Ok::<(), ConfigError>(())
-    };
-    fn all<K: Kind>(entries: &Entries<K>) -> Vec<Result<Dependency, ConfigError>> {
-        entries.texts.iter().map(|t| K::parse(t, 1)).collect()
     }
-    add("pods", all(&file.pods))?;
-    add("services", all(&file.services))?;
-    add(
-        "hosts",
-        file.hosts
-            .texts
-            .iter()
-            .map(|t| parse_host(t, 1, cluster_domain))
-            .collect(),
-    )?;
-    add(
-        "dns",
-        file.dns
-            .texts
-            .iter()
-            .map(|t| super::parse_dns(t, String::new()))
-            .collect(),
-    )?;
-    add("jobs", all(&file.jobs))?;
-    add("rollouts", all(&file.rollouts))?;
-    add("resources", all(&file.resources))?;
-    add("tcp", all(&file.tcp))?;
-    add("http", all(&file.http))?;
     Ok(deps)
 }
 
@@ -213,14 +79,164 @@ impl std::fmt::Display for Unread {
     }
 }
 
-/// The document, after the nesting check; an empty file is an empty document, not an error of
-/// the YAML parser's.
-fn parse(text: &str) -> Result<File, String> {
+/// The document's dependencies, per kind of [`ENTRIES`], after the nesting check; an empty
+/// file is an empty document, not an error of the YAML parser's.
+fn parse(text: &str, context: &Context) -> Result<Vec<Vec<Target>>, String> {
     if text.trim().is_empty() {
-        return Ok(File::default());
+        return Ok(vec![Vec::new(); ENTRIES.len()]);
     }
     check_nesting(text)?;
-    serde_yaml::from_str(text).map_err(|e| e.to_string())
+    let mut options = serde_saphyr::Options::default();
+    options.with_snippet = false;
+    serde_saphyr::with_deserializer_from_str_with_options(text, options, |d| {
+        Document(context).deserialize(d)
+    })
+    .map_err(|e| described(&e))
+}
+
+/// The parser's message, except where it gives advice for a program (which option or function
+/// to use instead) rather than for the file's author.
+fn described(e: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error as E;
+    let e = e.without_snippet();
+    let at = e
+        .location()
+        .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
+        .unwrap_or_default();
+    match e {
+        E::DuplicateMappingKey { .. } => {
+            format!("a field is given twice{at}; put all its entries in one list")
+        }
+        E::MultipleDocuments { .. } => {
+            format!("a second YAML document (`---`){at}; put every list in one document")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The whole file: a map of [`ENTRIES`]' fields to lists of texts in their flags' grammar.
+struct Document<'a>(&'a Context<'a>);
+
+impl<'de> DeserializeSeed<'de> for Document<'_> {
+    type Value = Vec<Vec<Target>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Document<'_> {
+    type Value = Vec<Vec<Target>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of dependency lists (`pods: [...]`)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields: Vec<Option<Vec<Target>>> = vec![None; ENTRIES.len()];
+        while let Some(at) = map.next_key_seed(Field)? {
+            if fields[at].is_some() {
+                // Only reached if the parser lets duplicate keys through; it refuses them.
+                return Err(de::Error::custom(format!(
+                    "`{}` is given twice",
+                    ENTRIES[at].field
+                )));
+            }
+            fields[at] = Some(map.next_value_seed(List(&ENTRIES[at], self.0))?);
+        }
+        Ok(fields.into_iter().map(Option::unwrap_or_default).collect())
+    }
+}
+
+/// A field name, checked while the parser is at it so that an unknown one gets its line.
+struct Field;
+
+impl<'de> DeserializeSeed<'de> for Field {
+    type Value = usize;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Field {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name (`pods`, `services`, ...)")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
+        ENTRIES.iter().position(|e| e.field == key).ok_or_else(|| {
+            let known: Vec<String> = ENTRIES.iter().map(|e| format!("`{}`", e.field)).collect();
+            E::custom(format!(
+                "unknown field `{key}`, expected one of {}",
+                known.join(", ")
+            ))
+        })
+    }
+}
+
+/// One field's list, each text parsed as it is read, so that a mistake carries the field, the
+/// item, its text and (from the parser) the line.
+struct List<'a>(&'static Entry, &'a Context<'a>);
+
+impl<'de> DeserializeSeed<'de> for List<'_> {
+    type Value = Vec<Target>;
+
+    // `any`, not `seq`: the parser's own "expected sequence start" would not say which
+    // field; this visitor's `expecting` does.
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for List<'_> {
+    type Value = Vec<Target>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}: a list of strings", self.0.field)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let List(entry, context) = self;
+        let mut targets = Vec::new();
+        while let Some(text) = seq.next_element_seed(Item(entry, targets.len()))? {
+            let target = (entry.parse)(&text, context).map_err(|e| {
+                de::Error::custom(format!(
+                    "{}: [{}] `{}`: {e}",
+                    entry.field,
+                    targets.len(),
+                    crate::text::redact(&text)
+                ))
+            })?;
+            targets.push(target);
+        }
+        Ok(targets)
+    }
+}
+
+/// One item of a list: a string, or a mistake that names where it is.
+struct Item(&'static Entry, usize);
+
+impl<'de> DeserializeSeed<'de> for Item {
+    type Value = String;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Item {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a string at {}[{}]", self.0.field, self.1)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<String, E> {
+        Ok(text.to_string())
+    }
 }
 
 /// Refuse `[`/`{` nested deeper than [`MAX_NESTING`], in one linear pass. Brackets inside
@@ -251,13 +267,16 @@ fn check_nesting(text: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dependency::Target;
+
+    const CONTEXT: Context = Context {
+        cluster_domain: "cluster.local",
+    };
 
     fn read_text(text: &str) -> Result<Vec<Dependency>, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("deps.yaml");
         std::fs::write(&path, text).unwrap();
-        read(&path, "--config", "cluster.local")
+        read(&path, "--config", &CONTEXT)
     }
 
     #[test]
@@ -321,13 +340,31 @@ mod tests {
             "{e}"
         );
         assert!(!e.to_string().contains("s3cret") && !e.to_string().contains("t0k"));
-        let e = read(
-            "/nonexistent/deps.yaml".as_ref(),
-            "--config",
-            "cluster.local",
-        )
-        .unwrap_err();
+        let e = read("/nonexistent/deps.yaml".as_ref(), "--config", &CONTEXT).unwrap_err();
         assert!(e.problem.contains("cannot read it"), "{e}");
+    }
+
+    /// The parser's advice to programs (which option or function to call) is replaced by
+    /// advice to the file's author, and every such mistake keeps its line.
+    #[test]
+    fn parser_mistakes_are_told_to_the_author() {
+        let e = read_text("pods: ['db:app=a']\npods: ['db:app=b']\n").unwrap_err();
+        assert!(
+            e.problem.contains("a field is given twice at line 2"),
+            "{e}"
+        );
+        assert!(!e.problem.contains("Options"), "{e}");
+        let e = read_text("pods: ['db:app=a']\n---\njobs: [db/x]\n").unwrap_err();
+        assert!(e.problem.contains("a second YAML document"), "{e}");
+        assert!(e.problem.contains("line 3"), "{e}");
+        assert!(!e.problem.contains("from_str"), "{e}");
+        let e = read_text("pods: ['db:app=a']\nservice: [db/x]\n").unwrap_err();
+        assert!(e.problem.contains("unknown field `service`"), "{e}");
+        assert!(e.problem.contains("line 2"), "{e}");
+        for (text, field) in [("pods: ~\n", "pods"), ("hosts: mysql.db\n", "hosts")] {
+            let e = read_text(text).unwrap_err();
+            assert!(e.problem.contains(&format!("{field}: a list")), "{e}");
+        }
     }
 
     /// Each location is said once: the item and the line of the innermost error.
@@ -351,7 +388,7 @@ mod tests {
 
     #[test]
     fn devices_and_fifos_are_bounded() {
-        let e = read("/dev/zero".as_ref(), "DEPWAIT_CONFIG", "cluster.local").unwrap_err();
+        let e = read("/dev/zero".as_ref(), "DEPWAIT_CONFIG", &CONTEXT).unwrap_err();
         assert!(e.name.starts_with("DEPWAIT_CONFIG /dev/zero"), "{e}");
         assert!(e.problem.contains("more than 1024 KiB"), "{e}");
     }
