@@ -79,8 +79,12 @@ if readelf -lW "$bin" | grep -q 'INTERP'; then
   die "$bin is dynamically linked; the image would not run"
 fi
 
-context=$target_dir/image-context
-rm -rf "$context"
+# A context of its own, removed on exit: the cluster build (scripts/cluster/build.sh, in the
+# background of .ci/run) and tests/image.rs can run this script at the same time on one target
+# directory, and a shared context would be emptied under the other's builder.
+mkdir -p "$target_dir"
+context=$(mktemp -d "$target_dir/image-context.XXXXXX")
+trap 'rm -rf "$context"' EXIT
 mkdir -p "$context/$arch"
 cp "$bin" "$context/$arch/depwait"
 
@@ -130,14 +134,14 @@ if [[ -n $rootfs ]]; then
   case $builder in
     buildah)
       container=$("${tool[@]}" from --quiet "$image")
-      trap '"${tool[@]}" rm "$container" >/dev/null' EXIT
+      trap '"${tool[@]}" rm "$container" >/dev/null; rm -rf "$context"' EXIT
       mounted=$("${tool[@]}" mount "$container")
       cp -a "$mounted/." "$rootfs/"
       "${tool[@]}" umount "$container" >/dev/null
       ;;
     *)
       container=$("${tool[@]}" create "$image")
-      trap '"${tool[@]}" rm "$container" >/dev/null' EXIT
+      trap '"${tool[@]}" rm "$container" >/dev/null; rm -rf "$context"' EXIT
       "${tool[@]}" export "$container" | tar -x -C "$rootfs"
       ;;
   esac
