@@ -1,7 +1,7 @@
 //! The one future that decides: released when every dependency is Ready at the same moment,
 //! or ended by the deadline, a signal, or an error waiting cannot fix.
 //!
-//! [`Board`] is the pure part (phases and verdicts, no I/O) so it can be tested against a
+//! [`Board`] is the pure part (phases and readiness, no I/O) so it can be tested against a
 //! reference model; [`wait`] drives it from the watchers' updates.
 
 use std::future::Future;
@@ -68,7 +68,7 @@ pub struct Board {
     /// For each source, its phase or probe result.
     states: Vec<SourceState>,
     /// Each dependency's verdict as last judged.
-    verdicts: Vec<Readiness>,
+    judged: Vec<Readiness>,
     /// Each dependency's last verdict from live stores, kept to explain outages.
     last_live: Vec<Option<String>>,
     /// Probes a judgement needs that no source provides yet (an ExternalName Service's name):
@@ -95,7 +95,7 @@ impl Board {
             keys: Vec::new(),
             rules: Vec::new(),
             states: Vec::new(),
-            verdicts: vec![Readiness::unknown("starting".into()); deps.len()],
+            judged: vec![Readiness::unknown("starting".into()); deps.len()],
             last_live: vec![None; deps.len()],
             wanted: Vec::new(),
             external_of: vec![None; deps.len()],
@@ -160,8 +160,8 @@ impl Board {
                 continue;
             }
             let readiness = self.judge(dep, view);
-            if readiness != self.verdicts[dep] {
-                self.verdicts[dep] = readiness.clone();
+            if readiness != self.judged[dep] {
+                self.judged[dep] = readiness.clone();
                 changes.push(Change { dep, readiness });
             }
         }
@@ -287,17 +287,17 @@ impl Board {
 
     /// The first dependency that failed for good, if any.
     pub fn failed(&self) -> Option<usize> {
-        self.verdicts.iter().position(Readiness::is_failed)
+        self.judged.iter().position(Readiness::is_failed)
     }
 
     /// True when every dependency is Ready now, each from live stores.
     pub fn all_ready(&self) -> bool {
-        self.verdicts.iter().all(Readiness::is_ready)
+        self.judged.iter().all(Readiness::is_ready)
     }
 
     /// Every dependency with its current verdict.
-    pub fn verdicts(&self) -> impl Iterator<Item = (&Dependency, &Readiness)> {
-        self.deps.iter().zip(&self.verdicts)
+    pub fn judged(&self) -> impl Iterator<Item = (&Dependency, &Readiness)> {
+        self.deps.iter().zip(&self.judged)
     }
 }
 
@@ -478,7 +478,7 @@ mod tests {
         board.set_phase(0, Phase::Failing("connection refused".into()));
         board.rejudge(0, &pods);
         assert!(!board.all_ready());
-        let (_, v) = board.verdicts().next().unwrap();
+        let (_, v) = board.judged().next().unwrap();
         assert_eq!(
             v.summary,
             "API error, retrying: connection refused (last seen: 1/1 ready)"
@@ -565,7 +565,7 @@ mod tests {
         board.rejudge(0, &gone);
         assert!(!board.all_ready());
         assert_eq!(
-            board.verdicts().next().unwrap().1.summary,
+            board.judged().next().unwrap().1.summary,
             "Service db/mysql does not exist yet"
         );
     }

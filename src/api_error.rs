@@ -119,7 +119,7 @@ impl fmt::Display for Refusal {
 
 /// What to do about a watcher error.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Handling {
     /// Log it, back off, re-list: the cluster may come back.
     Retry(String),
     /// Stop waiting: exit 3 with this error.
@@ -127,7 +127,7 @@ pub enum Verdict {
 }
 
 /// Sort a watcher error into retry or give up.
-pub fn classify(err: &watcher::Error, request: &Request) -> Verdict {
+pub fn classify(err: &watcher::Error, request: &Request) -> Handling {
     let (verb, client_err) = match err {
         watcher::Error::InitialListFailed(e) => ("list", e),
         watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => ("watch", e),
@@ -135,15 +135,15 @@ pub fn classify(err: &watcher::Error, request: &Request) -> Verdict {
         watcher::Error::WatchError(status) => {
             return by_code(status.code, "watch", &status.message, request, err);
         }
-        watcher::Error::NoResourceVersion => return Verdict::Retry(err.to_string()),
+        watcher::Error::NoResourceVersion => return Handling::Retry(err.to_string()),
     };
     match client_err {
         // Since kube 3 the payload is a boxed Status; a non-Status error body keeps only the code,
         // so decide on the code, not on `reason`.
         kube::Error::Api(status) => by_code(status.code, verb, &status.message, request, err),
         _ => match tls_fatal(client_err) {
-            Some(fatal) => Verdict::Fatal(fatal),
-            None => Verdict::Retry(format!(
+            Some(fatal) => Handling::Fatal(fatal),
+            None => Handling::Retry(format!(
                 "cannot {verb} {}: {}",
                 request.resource,
                 with_causes(client_err)
@@ -180,14 +180,14 @@ fn by_code(
     message: &str,
     request: &Request,
     err: &watcher::Error,
-) -> Verdict {
+) -> Handling {
     // 408 timeout, 410 gone (stale resourceVersion), 429 throttled, 5xx: the server's problem,
     // and it may pass. Every other 4xx says the request itself cannot succeed.
     let retryable = matches!(code, 408 | 410 | 429) || !(400..500).contains(&code);
     if retryable {
-        Verdict::Retry(err.to_string())
+        Handling::Retry(err.to_string())
     } else {
-        Verdict::Fatal(FatalApiError::Refused(Refusal {
+        Handling::Fatal(FatalApiError::Refused(Refusal {
             code,
             verb,
             group: request.group.clone(),
@@ -223,7 +223,7 @@ mod tests {
             403,
             "pods is forbidden: User \"alice\" cannot list resource \"pods\"",
         ));
-        let Verdict::Fatal(f) = classify(&e, &key()) else {
+        let Handling::Fatal(f) = classify(&e, &key()) else {
             panic!("403 must be fatal")
         };
         let msg = f.to_string();
@@ -236,7 +236,7 @@ mod tests {
             assert!(msg.contains(needle), "{msg} lacks {needle}");
         }
         let e = watcher::Error::WatchStartFailed(api(403, "no"));
-        let Verdict::Fatal(FatalApiError::Refused(f)) = classify(&e, &key()) else {
+        let Handling::Fatal(FatalApiError::Refused(f)) = classify(&e, &key()) else {
             panic!()
         };
         assert_eq!(f.verb, "watch");
@@ -246,22 +246,22 @@ mod tests {
     fn client_errors_are_fatal_server_errors_are_not() {
         for code in [400, 401, 403, 404, 422] {
             let e = watcher::Error::InitialListFailed(api(code, "x"));
-            assert!(matches!(classify(&e, &key()), Verdict::Fatal(_)), "{code}");
+            assert!(matches!(classify(&e, &key()), Handling::Fatal(_)), "{code}");
         }
         for code in [408, 410, 429, 500, 503, 504] {
             let e = watcher::Error::InitialListFailed(api(code, "x"));
-            assert!(matches!(classify(&e, &key()), Verdict::Retry(_)), "{code}");
+            assert!(matches!(classify(&e, &key()), Handling::Retry(_)), "{code}");
         }
         let mut gone = Status::failure("too old resource version", "Expired");
         gone.code = 410;
         let e = watcher::Error::WatchError(gone.boxed());
-        assert!(matches!(classify(&e, &key()), Verdict::Retry(_)));
+        assert!(matches!(classify(&e, &key()), Handling::Retry(_)));
     }
 
     #[test]
     fn transport_errors_are_retried() {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let e = watcher::Error::WatchFailed(kube::Error::ReadEvents(io));
-        assert!(matches!(classify(&e, &key()), Verdict::Retry(_)));
+        assert!(matches!(classify(&e, &key()), Handling::Retry(_)));
     }
 }

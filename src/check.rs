@@ -10,7 +10,7 @@ use kube::Client;
 use kube::api::DynamicObject;
 
 use crate::aggregate::{Board, Sources, View};
-use crate::api_error::{FatalApiError, Verdict};
+use crate::api_error::{FatalApiError, Handling};
 use crate::deadline::Deadline;
 use crate::dependency::{Dependency, Rule, SourceKey, Target};
 use crate::exit::ExitCode;
@@ -122,7 +122,7 @@ pub async fn run(
         "READY".into(),
         "DETAIL".into(),
     ]];
-    for (index, (dep, readiness)) in board.verdicts().enumerate() {
+    for (index, (dep, readiness)) in board.judged().enumerate() {
         let counted = format!("{}/{}", readiness.ready_objects, readiness.counted_objects);
         let (state, counts) = match readiness.state {
             State::Ready => ("READY", counted),
@@ -201,8 +201,8 @@ async fn look(
     {
         Ok(Ok(Snapshot::Pods(pods))) => Answer::Pods(pods),
         Ok(Ok(Snapshot::Dynamic(objects))) => Answer::Dynamic(objects),
-        Ok(Err(Verdict::Fatal(error))) => Answer::Fatal(error),
-        Ok(Err(Verdict::Retry(reason))) => Answer::Failing(reason),
+        Ok(Err(Handling::Fatal(error))) => Answer::Fatal(error),
+        Ok(Err(Handling::Retry(reason))) => Answer::Failing(reason),
         Err(no_answer) => Answer::Failing(no_answer.to_string()),
     }
 }

@@ -42,7 +42,7 @@ const MESSAGE_LIMIT: usize = 1024;
 
 /// Which pod to put the Event on, from the downward-API variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct WaitingPod {
     /// `POD_NAME`.
     pub name: String,
     /// `POD_NAMESPACE`.
@@ -51,7 +51,7 @@ pub struct Target {
     pub uid: Option<String>,
 }
 
-impl Target {
+impl WaitingPod {
     /// From `POD_NAME` / `POD_NAMESPACE` / `POD_UID`; `None` when the first two are not set.
     pub fn from_env() -> Option<Self> {
         let var = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
@@ -72,7 +72,7 @@ pub const EMIT_LIMIT: Duration = Duration::from_secs(5);
 /// answer within [`EMIT_LIMIT`], is logged and does not change the exit code, and the line says
 /// what happened — recorded (and under which name), not recorded because the pod does not
 /// exist, or recorded without the pod's UID because it could not be read.
-pub async fn emit(client: &Client, target: &Target, message: &str) {
+pub async fn emit(client: &Client, target: &WaitingPod, message: &str) {
     if tokio::time::timeout(EMIT_LIMIT, emit_now(client, target, message))
         .await
         .is_err()
@@ -86,7 +86,7 @@ pub async fn emit(client: &Client, target: &Target, message: &str) {
     }
 }
 
-async fn emit_now(client: &Client, target: &Target, message: &str) {
+async fn emit_now(client: &Client, target: &WaitingPod, message: &str) {
     // POD_NAME and POD_NAMESPACE are the user's text: shown escaped, like everything else.
     let pod = format!("{}/{}", Escaped(&target.namespace), Escaped(&target.name));
     let uid = match &target.uid {
@@ -142,7 +142,7 @@ pub async fn on_failure(enabled: bool, outcome: &Outcome, client: Option<&Client
     if !enabled || matches!(outcome, Outcome::Interrupted(_)) {
         return;
     }
-    match (Target::from_env(), client) {
+    match (WaitingPod::from_env(), client) {
         (Some(target), Some(client)) => emit(client, &target, summary).await,
         (None, _) => tracing::warn!(
             event = "kubernetes_event",
@@ -159,7 +159,7 @@ pub async fn on_failure(enabled: bool, outcome: &Outcome, client: Option<&Client
 
 /// The Warning Event on `target` (the pod of UID `uid`, when known) saying `message`, as the
 /// kubelet writes its own: `kubectl describe pod` shows it under Events, from `depwait`.
-fn event(target: &Target, uid: Option<String>, message: String, now: Time) -> Event {
+fn event(target: &WaitingPod, uid: Option<String>, message: String, now: Time) -> Event {
     Event {
         metadata: ObjectMeta {
             generate_name: Some(format!("{}.depwait-", target.name)),
@@ -197,7 +197,7 @@ mod tests {
     /// What reaches the API server: the fields `kubectl describe pod` and alert rules read.
     #[test]
     fn the_event_is_a_warning_on_the_pod_from_depwait() {
-        let target = Target {
+        let target = WaitingPod {
             name: "web-0".into(),
             namespace: "shop".into(),
             uid: None,

@@ -481,6 +481,26 @@ mod tests {
         render(&plan, &ServiceAccount::parse("shop/web").unwrap(), &waiter)
     }
 
+    /// The README's RBAC example is the Role this command writes for one pod set, word for
+    /// word: the documentation cannot drift from the output.
+    #[test]
+    fn the_readme_example_is_the_output() {
+        let yaml = rbac(&["--pods", "db:app=zk"]).unwrap();
+        let role = yaml
+            .split("---\n")
+            .next()
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let readme = include_str!("../README.md");
+        assert!(
+            readme.contains(&format!("```yaml\n{role}\n```")),
+            "README's RBAC example differs from:\n{role}"
+        );
+    }
+
     fn sa() -> ServiceAccount {
         ServiceAccount::parse("shop/web").unwrap()
     }

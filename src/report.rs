@@ -126,7 +126,7 @@ impl Progress for LogProgress {
             None => "no timeout".into(),
         };
         let waiting: Vec<String> = board
-            .verdicts()
+            .judged()
             .filter(|(_, r)| !r.is_ready())
             .map(|(d, r)| format!("{}: {}", Escaped(d), Escaped(&*r.detail())))
             .collect();
@@ -151,7 +151,7 @@ pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
         Outcome::Fatal(e) => format!("gave up after {after}: {}", Escaped(e)),
         Outcome::Failed { dep } => {
             let (d, r) = board
-                .verdicts()
+                .judged()
                 .nth(*dep)
                 .expect("a failed dependency is one of the board's");
             format!(
@@ -163,7 +163,7 @@ pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
         Outcome::Interrupted(signal) => format!("{signal} after {after}"),
     };
     let waiting: Vec<String> = board
-        .verdicts()
+        .judged()
         .filter(|(_, r)| !r.is_ready())
         .map(|(d, r)| format!("- {}: {}", Escaped(d), Escaped(&*r.detail())))
         .collect();
@@ -182,7 +182,7 @@ pub fn summary(outcome: &Outcome, board: &Board, elapsed: Duration) -> String {
 /// Log the closing summary: `info` on success, `error` otherwise. In JSON it is the object
 /// with `"event": "summary"`.
 pub fn finished(code: ExitCode, board: &Board, elapsed: Duration, text: &str) {
-    let not_ready = board.verdicts().filter(|(_, r)| !r.is_ready()).count();
+    let not_ready = board.judged().filter(|(_, r)| !r.is_ready()).count();
     summary_line(code, elapsed, not_ready, text);
 }
 
@@ -210,12 +210,16 @@ fn summary_line(code: ExitCode, elapsed: Duration, not_ready: usize, text: &str)
 }
 
 /// Write the termination message, cut to what the kubelet keeps (see [`fit_termination`]).
-/// Failing to write is only logged: outside Kubernetes `/dev/termination-log` usually does not
-/// exist.
-pub fn write_termination_log(path: &Path, text: &str) {
+/// Failing to write is only logged (the return says whether it was written): outside
+/// Kubernetes `/dev/termination-log` usually does not exist.
+pub fn write_termination_log(path: &Path, text: &str) -> bool {
     let text = fit_termination(text, TERMINATION_LOG_LIMIT);
-    if let Err(e) = std::fs::write(path, text.as_bytes()) {
-        tracing::debug!(path = %path.display(), "termination message not written: {e}");
+    match std::fs::write(path, text.as_bytes()) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(path = %path.display(), "termination message not written: {e}");
+            false
+        }
     }
 }
 
@@ -273,11 +277,14 @@ mod tests {
     fn termination_log_is_bounded_and_unwritable_paths_are_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
-        write_termination_log(&path, &"x".repeat(10_000));
+        assert!(write_termination_log(&path, &"x".repeat(10_000)));
         let written = std::fs::read_to_string(&path).unwrap();
         assert!(written.len() <= TERMINATION_LOG_LIMIT);
         assert!(written.ends_with('…'), "{written}");
-        write_termination_log(Path::new("/nonexistent/dir/log"), "x");
+        // Unwritable: reported as not written, and nothing is created on the way.
+        let missing = dir.path().join("missing");
+        assert!(!write_termination_log(&missing.join("log"), "x"));
+        assert!(!missing.exists());
     }
 
     fn summary_of(entries: usize, width: usize) -> String {

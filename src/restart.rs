@@ -38,7 +38,7 @@ use kube::{Api, Client};
 use tokio::time::Instant;
 
 use crate::aggregate::Outcome;
-use crate::api_error::{self, Request, Verdict};
+use crate::api_error::{self, Handling, Request};
 use crate::config::Config;
 use crate::dependency::Dependency;
 use crate::exit::ExitCode;
@@ -291,7 +291,7 @@ async fn watch_own(client: &Client, me: &OwnPod, since: Timestamp, stuck: &mut S
             Ok(Event::Delete(_)) => return Guard::Off,
             Ok(Event::Init | Event::InitDone) => continue,
             Err(err) => match api_error::classify(&err, &request) {
-                Verdict::Fatal(error) => {
+                Handling::Fatal(error) => {
                     tracing::warn!(
                         event = "restart_guard",
                         guard = "off",
@@ -302,7 +302,7 @@ async fn watch_own(client: &Client, me: &OwnPod, since: Timestamp, stuck: &mut S
                     );
                     return Guard::Off;
                 }
-                Verdict::Retry(reason) => {
+                Handling::Retry(reason) => {
                     *stuck = Stuck::Retrying(reason.clone());
                     // One line per outage, not per attempt (the backoff retries quietly).
                     if !std::mem::replace(&mut failing, true) {

@@ -55,11 +55,11 @@ impl LabelSelector {
                 position: 1,
                 problem,
             };
-            validate_key(key).map_err(err)?;
-            validate_value(value).map_err(|p| SelectorError {
+            validate_key(key).map_err(|e| err(e.to_string()))?;
+            validate_value(value).map_err(|e| SelectorError {
                 input: format!("{key}={value}"),
                 position: key.chars().count() + 2,
-                problem: p,
+                problem: e.to_string(),
             })?;
             expressions.push(Expression::Equal(key.to_string(), value.to_string()));
         }
@@ -220,7 +220,7 @@ impl<'a> Parser<'a> {
     fn key(&mut self) -> Result<String, SelectorError> {
         match self.bump() {
             Some((pos, Token::Word(w))) => {
-                validate_key(&w).map_err(|p| self.error(pos, p))?;
+                validate_key(&w).map_err(|e| self.error(pos, e.to_string()))?;
                 Ok(w)
             }
             Some((pos, t)) => {
@@ -277,7 +277,7 @@ impl<'a> Parser<'a> {
         match self.peek().cloned() {
             Some((pos, Token::Word(w))) => {
                 self.bump();
-                validate_value(&w).map_err(|p| self.error(pos, p))?;
+                validate_value(&w).map_err(|e| self.error(pos, e.to_string()))?;
                 Ok(w)
             }
             None | Some((_, Token::Comma)) => Ok(String::new()),
@@ -312,7 +312,7 @@ impl<'a> Parser<'a> {
         loop {
             match self.bump() {
                 Some((pos, Token::Word(w))) if expect_value => {
-                    validate_value(&w).map_err(|p| self.error(pos, p))?;
+                    validate_value(&w).map_err(|e| self.error(pos, e.to_string()))?;
                     values.insert(w);
                     expect_value = false;
                 }
@@ -365,9 +365,34 @@ fn describe(t: &Token) -> String {
     }
 }
 
+/// A label key or value the API server would refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadLabel {
+    /// The part before `/` is not a DNS subdomain.
+    #[error(
+        "label key `{key}`: prefix `{prefix}` must be a DNS subdomain (lowercase letters, digits, `-`, `.`; at most 253 characters), e.g. `app.kubernetes.io/name`"
+    )]
+    Prefix {
+        /// The whole key.
+        key: String,
+        /// Its prefix.
+        prefix: String,
+    },
+    /// The name part is empty, too long or has other characters.
+    #[error(
+        "label key `{0}`: name part must be 1-63 characters, letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit, e.g. `app`"
+    )]
+    KeyName(String),
+    /// The value is too long or has other characters.
+    #[error(
+        "label value `{0}` must be at most 63 characters, letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit"
+    )]
+    Value(String),
+}
+
 /// `[prefix/]name`: prefix a DNS-1123 subdomain (≤ 253), name ≤ 63 alphanumerics with `-_.`
 /// inside. The same rule the API server applies to label keys.
-pub fn validate_key(key: &str) -> Result<(), String> {
+pub fn validate_key(key: &str) -> Result<(), BadLabel> {
     let (prefix, name) = match key.split_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
@@ -375,26 +400,23 @@ pub fn validate_key(key: &str) -> Result<(), String> {
     if let Some(prefix) = prefix
         && !is_dns1123_subdomain(prefix)
     {
-        return Err(format!(
-            "label key `{key}`: prefix `{prefix}` must be a DNS subdomain (lowercase letters, digits, `-`, `.`; at most 253 characters), e.g. `app.kubernetes.io/name`"
-        ));
+        return Err(BadLabel::Prefix {
+            key: key.into(),
+            prefix: prefix.into(),
+        });
     }
     if name.is_empty() || name.len() > 63 || !is_label_name(name) {
-        return Err(format!(
-            "label key `{key}`: name part must be 1-63 characters, letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit, e.g. `app`"
-        ));
+        return Err(BadLabel::KeyName(key.into()));
     }
     Ok(())
 }
 
 /// Empty, or ≤ 63 alphanumerics with `-_.` inside.
-pub fn validate_value(value: &str) -> Result<(), String> {
+pub fn validate_value(value: &str) -> Result<(), BadLabel> {
     if value.is_empty() || (value.len() <= 63 && is_label_name(value)) {
         Ok(())
     } else {
-        Err(format!(
-            "label value `{value}` must be at most 63 characters, letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit"
-        ))
+        Err(BadLabel::Value(value.into()))
     }
 }
 

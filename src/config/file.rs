@@ -45,7 +45,7 @@ pub(super) fn read(
     };
     let text = files::read_to_string(path, MAX_FILE_BYTES, files::READ_TIME_LIMIT)
         .map_err(|e| err(format!("{}", Unread(e))))?;
-    let fields = parse(&text, context).map_err(err)?;
+    let fields = parse(&text, context).map_err(|e| err(e.to_string()))?;
     let mut deps = Vec::new();
     for (entry, targets) in ENTRIES.iter().zip(fields) {
         for (i, target) in targets.into_iter().enumerate() {
@@ -81,7 +81,7 @@ impl std::fmt::Display for Unread {
 
 /// The document's dependencies, per kind of [`ENTRIES`], after the nesting check; an empty
 /// file is an empty document, not an error of the YAML parser's.
-fn parse(text: &str, context: &Context) -> Result<Vec<Vec<Target>>, String> {
+fn parse(text: &str, context: &Context) -> Result<Vec<Vec<Target>>, Unparsed> {
     if text.trim().is_empty() {
         return Ok(vec![Vec::new(); ENTRIES.len()]);
     }
@@ -91,7 +91,23 @@ fn parse(text: &str, context: &Context) -> Result<Vec<Vec<Target>>, String> {
     serde_saphyr::with_deserializer_from_str_with_options(text, options, |d| {
         Document(context).deserialize(d)
     })
-    .map_err(|e| described(&e))
+    .map_err(|e| Unparsed::Yaml(described(&e)))
+}
+
+/// Why a file's text is not a dependency list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Unparsed {
+    /// Refused before parsing: see [`check_nesting`].
+    #[error(
+        "brackets nest more than {MAX_NESTING} deep at line {line}; a dependency list needs 2 (`pods: [...]`)"
+    )]
+    TooDeep {
+        /// Where the limit was passed.
+        line: usize,
+    },
+    /// The parser's words, with the line, or an entry's mistake with its field and item.
+    #[error("{0}")]
+    Yaml(String),
 }
 
 /// The parser's message, except where it gives advice for a program (which option or function
@@ -242,7 +258,7 @@ impl<'de> Visitor<'de> for Item {
 /// Refuse `[`/`{` nested deeper than [`MAX_NESTING`], in one linear pass. Brackets inside
 /// quoted strings count too: a scan that tried to follow YAML's quoting could be fooled into
 /// skipping the very brackets that make the parser slow, and no real entry nests that deep.
-fn check_nesting(text: &str) -> Result<(), String> {
+fn check_nesting(text: &str) -> Result<(), Unparsed> {
     let mut depth = 0usize;
     for (i, line) in text.split('\n').enumerate() {
         for b in line.bytes() {
@@ -250,10 +266,7 @@ fn check_nesting(text: &str) -> Result<(), String> {
                 b'[' | b'{' => {
                     depth += 1;
                     if depth > MAX_NESTING {
-                        return Err(format!(
-                            "brackets nest more than {MAX_NESTING} deep at line {}; a dependency list needs 2 (`pods: [...]`)",
-                            i + 1
-                        ));
+                        return Err(Unparsed::TooDeep { line: i + 1 });
                     }
                 }
                 b']' | b'}' => depth = depth.saturating_sub(1),

@@ -140,7 +140,7 @@ fn parse_for(text: &str) -> Result<WaitFor, Invalid> {
                 None => (rest, None),
             },
         };
-        parse_jsonpath(expr).map_err(Invalid)?;
+        parse_jsonpath(expr).map_err(|e| Invalid(e.to_string()))?;
         return Ok(WaitFor::JsonPath {
             expr: expr.into(),
             value: value.map(str::to_string),

@@ -59,7 +59,10 @@ pub(super) fn parse_http(spec: &str, _: &Context) -> Result<Target, Invalid> {
                 text::redact(url)
             )));
         }
-        Some((url, statuses)) => (url, StatusSet::parse(statuses).map_err(err)?),
+        Some((url, statuses)) => (
+            url,
+            StatusSet::parse(statuses).map_err(|e| err(e.to_string()))?,
+        ),
         None => (spec.trim(), StatusSet::default()),
     };
     let shown = text::redact(url);

@@ -295,7 +295,7 @@ impl Plugin {
             user: self.user.clone(),
             hint: match &self.install_hint {
                 Some(h) if source.kind() == std::io::ErrorKind::NotFound => {
-                    format!(". {}", super::escape(h.trim()))
+                    format!(". {}", crate::text::escape(h.trim()))
                 }
                 _ => String::new(),
             },
@@ -364,34 +364,27 @@ impl Plugin {
                 STDOUT_LIMIT >> 10
             )));
         };
-        self.parse(&out).map_err(answer)
+        self.parse(&out).map_err(|e| answer(e.to_string()))
     }
 
     /// Read an answer as client-go does: the same apiVersion back, a status with a token or a
     /// certificate and key pair. Errors say what is missing, never what is there.
-    fn parse(&self, stdout: &[u8]) -> Result<Issued, String> {
+    fn parse(&self, stdout: &[u8]) -> Result<Issued, BadAnswer> {
         let answer: Answer =
             serde_saphyr::from_slice_with_options(stdout, super::kubeconfig::yaml_options())
                 .map_err(|e| {
                     let (line, column, kind) = super::kubeconfig::yaml_error_parts(&e);
-                    format!(
-                        "stdout is not an ExecCredential ({kind} at line {line} column {column})"
-                    )
+                    BadAnswer::NotYaml { kind, line, column }
                 })?;
         if answer.api_version.as_deref() != Some(&self.api_version) {
-            return Err(format!(
-                "its apiVersion is not {}, the one the kubeconfig asks for",
-                self.api_version
-            ));
+            return Err(BadAnswer::ApiVersion(self.api_version.clone()));
         }
-        let status = answer
-            .status
-            .ok_or("it has no status (the field with the token)")?;
+        let status = answer.status.ok_or(BadAnswer::NoStatus)?;
         let expires = match status.expiration_timestamp.as_deref() {
             None | Some("") => None,
             Some(t) => Some(
                 t.parse::<jiff::Timestamp>()
-                    .map_err(|_| "status.expirationTimestamp is not an RFC 3339 time")?,
+                    .map_err(|_| BadAnswer::Expiration)?,
             ),
         };
         let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
@@ -401,18 +394,9 @@ impl Plugin {
             nonempty(status.client_key_data),
         ) {
             (_, Some(cert), Some(key)) => Credential::Certificate { cert, key },
-            (_, Some(_), None) | (_, None, Some(_)) => {
-                return Err("it returned only one of status.clientCertificateData and \
-                            status.clientKeyData; both are needed"
-                    .into());
-            }
+            (_, Some(_), None) | (_, None, Some(_)) => return Err(BadAnswer::HalfAPair),
             (Some(token), None, None) => Credential::Token(token),
-            (None, None, None) => {
-                return Err("it returned neither status.token nor a client certificate \
-                            (status.clientCertificateData and status.clientKeyData), so depwait \
-                            would be anonymous; fix the plugin or its configuration"
-                    .into());
-            }
+            (None, None, None) => return Err(BadAnswer::Anonymous),
         };
         Ok(Issued {
             credential,
@@ -521,7 +505,7 @@ pub fn tail(stderr: &[u8]) -> String {
         return String::new();
     };
     let redacted = redact(line);
-    super::escape(&crate::text::ellipsize(&redacted, STDERR_SHOWN))
+    crate::text::escape(&crate::text::ellipsize(&redacted, STDERR_SHOWN)).into_owned()
 }
 
 fn redact(text: &str) -> String {
@@ -546,6 +530,40 @@ fn redact(text: &str) -> String {
     }
     flush(&mut run, &mut out);
     out
+}
+
+/// Why a plugin's answer is not a credential: what is missing, never what is there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum BadAnswer {
+    /// stdout does not parse.
+    #[error("stdout is not an ExecCredential ({kind} at line {line} column {column})")]
+    NotYaml {
+        /// What kind of mistake (never its text, which can quote the token).
+        kind: &'static str,
+        /// Where.
+        line: u64,
+        /// Where.
+        column: u64,
+    },
+    /// A different apiVersion than the kubeconfig asked for.
+    #[error("its apiVersion is not {0}, the one the kubeconfig asks for")]
+    ApiVersion(String),
+    /// No `status`.
+    #[error("it has no status (the field with the token)")]
+    NoStatus,
+    /// `status.expirationTimestamp` is not a time.
+    #[error("status.expirationTimestamp is not an RFC 3339 time")]
+    Expiration,
+    /// A certificate without its key, or a key without its certificate.
+    #[error(
+        "it returned only one of status.clientCertificateData and status.clientKeyData; both are needed"
+    )]
+    HalfAPair,
+    /// Nothing to authenticate with.
+    #[error(
+        "it returned neither status.token nor a client certificate (status.clientCertificateData and status.clientKeyData), so depwait would be anonymous; fix the plugin or its configuration"
+    )]
+    Anonymous,
 }
 
 #[cfg(test)]
@@ -582,7 +600,8 @@ mod tests {
                 br#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{}}"#,
             )
             .unwrap_err();
-        assert!(e.contains("neither status.token"), "{e}");
+        assert_eq!(e, BadAnswer::Anonymous);
+        assert!(e.to_string().contains("neither status.token"), "{e}");
     }
 
     #[test]
@@ -591,11 +610,11 @@ mod tests {
         let e = plugin()
             .parse(format!("{{\"status\": \"{secret}\"").as_bytes())
             .unwrap_err();
-        assert!(!e.contains(secret), "{e}");
+        assert!(!e.to_string().contains(secret), "{e}");
         let e = plugin()
             .parse(format!("{{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"status\": \"{secret}\"}}").as_bytes())
             .unwrap_err();
-        assert!(!e.contains(secret), "{e}");
+        assert!(!e.to_string().contains(secret), "{e}");
     }
 
     #[test]
@@ -610,7 +629,7 @@ mod tests {
                 br#"{"apiVersion":"client.authentication.k8s.io/v1beta1","status":{"token":"t"}}"#,
             )
             .unwrap_err();
-        assert!(e.contains("apiVersion"), "{e}");
+        assert!(matches!(e, BadAnswer::ApiVersion(_)), "{e}");
     }
 
     #[test]

@@ -29,6 +29,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tower::{BoxError, Layer, Service, ServiceExt};
 
+use crate::text::escape;
 use crate::{files, tls};
 use exec::{Credential, Plugin, PluginError};
 
@@ -266,7 +267,7 @@ fn describe(e: &kube::config::KubeconfigError) -> String {
         K::CurrentContextNotSet => {
             return "no current-context is set (kubectl config use-context NAME)".into();
         }
-        other => return escape(&other.to_string()),
+        other => return escape(&other.to_string()).into_owned(),
     };
     format!("{field} is not valid base64")
 }
@@ -283,20 +284,6 @@ fn plugin_limit(deadline: Option<Instant>) -> (Duration, bool) {
         Some(d) => (d.saturating_duration_since(Instant::now()), true),
         None => (exec::RUN_LIMIT, false),
     }
-}
-
-/// Control characters (escape sequences, CR, newlines) escaped, for text from files and
-/// plugins that reaches a terminal or the termination message.
-pub(crate) fn escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
 }
 
 /// How requests are authorized. Cheap to clone; clones share state (one plugin run serves all
@@ -342,14 +329,14 @@ impl Auth {
         user: &str,
         deadline: Option<Instant>,
     ) -> Result<(Auth, Option<(String, String)>), CredentialError> {
-        let unusable = |what: String| CredentialError::Kubeconfig {
+        let unusable = |what: &dyn std::fmt::Display| CredentialError::Kubeconfig {
             what: format!("kubeconfig user `{}`: {what}", escape(user)),
         };
         let source = if let Some(provider) = &info.auth_provider {
             match (provider.name.as_str(), provider.config.get("id-token")) {
-                ("oidc", Some(token)) => Source::Fixed(bearer(token).map_err(unusable)?),
+                ("oidc", Some(token)) => Source::Fixed(bearer(token).map_err(|e| unusable(&e))?),
                 (name, _) => {
-                    return Err(unusable(format!(
+                    return Err(unusable(&format!(
                         "auth-provider `{}` is not supported (kubectl removed auth providers); \
                          use an exec credential plugin",
                         escape(name)
@@ -359,14 +346,14 @@ impl Auth {
         } else if let (Some(name), Some(password)) = (&info.username, &info.password) {
             let pair = format!("{name}:{}", password.expose_secret());
             let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-            Source::Fixed(sensitive(&format!("Basic {encoded}")).map_err(unusable)?)
+            Source::Fixed(sensitive(&format!("Basic {encoded}")).map_err(|e| unusable(&e))?)
         } else if let Some(token) = &info.token {
-            Source::Fixed(bearer(token.expose_secret()).map_err(unusable)?)
+            Source::Fixed(bearer(token.expose_secret()).map_err(|e| unusable(&e))?)
         } else if let Some(path) = &info.token_file {
             let path = PathBuf::from(path);
             let header = read_token_file(&path, read_limit(deadline))
                 .await?
-                .map_err(unusable)?;
+                .map_err(|e| unusable(&e))?;
             Source::TokenFile(Mutex::new(TokenFile {
                 path,
                 header,
@@ -383,7 +370,7 @@ impl Auth {
                     return Ok((Auth(Arc::new(Source::None)), Some((cert, key))));
                 }
                 Credential::Token(token) => Source::Exec(Mutex::new(ExecState {
-                    header: bearer(&token).map_err(|w| plugin_answer(&plugin, w))?,
+                    header: bearer(&token).map_err(|w| plugin_answer(&plugin, w.to_string()))?,
                     expires: issued.expires,
                     generation: 0,
                     rejected: false,
@@ -432,7 +419,8 @@ impl Auth {
                             "it returned a client certificate where it had returned a token".into(),
                         ));
                     };
-                    state.header = bearer(&token).map_err(|w| plugin_answer(&state.plugin, w))?;
+                    state.header =
+                        bearer(&token).map_err(|w| plugin_answer(&state.plugin, w.to_string()))?;
                     state.expires = issued.expires;
                     state.generation += 1;
                     state.rejected = false;
@@ -467,27 +455,48 @@ fn plugin_answer(plugin: &Plugin, what: String) -> CredentialError {
     })
 }
 
+/// A credential that cannot be sent: what is wrong with it, never what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum Unsendable {
+    /// Nothing but white space.
+    #[error("the token is empty")]
+    Empty,
+    /// A byte a header value cannot hold (a newline, a control character).
+    #[error("the credential has characters an HTTP header cannot carry")]
+    NotAHeader,
+}
+
+/// A token file that was read but holds no usable token.
+#[derive(Debug, thiserror::Error)]
+#[error("token file {}: {why}", path.display())]
+struct UnusableTokenFile {
+    path: PathBuf,
+    why: Unsendable,
+}
+
 /// `Ok(Err(why))`: the file was read but holds no usable token.
 async fn read_token_file(
     path: &Path,
     within: Duration,
-) -> Result<Result<HeaderValue, String>, CredentialError> {
+) -> Result<Result<HeaderValue, UnusableTokenFile>, CredentialError> {
     let text = files::read_to_string_async(path, kubeconfig::REFERENCED_FILE_LIMIT, within)
         .await
         .map_err(CredentialError::Read)?;
-    Ok(bearer(text.trim()).map_err(|why| format!("token file {}: {why}", path.display())))
+    Ok(bearer(text.trim()).map_err(|why| UnusableTokenFile {
+        path: path.to_path_buf(),
+        why,
+    }))
 }
 
-fn bearer(token: &str) -> Result<HeaderValue, String> {
+fn bearer(token: &str) -> Result<HeaderValue, Unsendable> {
     if token.trim().is_empty() {
-        return Err("the token is empty".into());
+        return Err(Unsendable::Empty);
     }
     sensitive(&format!("Bearer {}", token.trim()))
 }
 
-fn sensitive(value: &str) -> Result<HeaderValue, String> {
-    let mut header = HeaderValue::from_str(value)
-        .map_err(|_| "the credential has characters an HTTP header cannot carry".to_string())?;
+fn sensitive(value: &str) -> Result<HeaderValue, Unsendable> {
+    let mut header = HeaderValue::from_str(value).map_err(|_| Unsendable::NotAHeader)?;
     header.set_sensitive(true);
     Ok(header)
 }

@@ -11,7 +11,7 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 
-use super::ProbeStatus;
+use super::{ProbeStatus, Unready};
 
 /// Where the resolver configuration is read from unless `DEPWAIT_RESOLV_CONF` names another
 /// file (for debugging, and for tests that point depwait at their own name server).
@@ -20,7 +20,7 @@ const RESOLV_CONF: &str = "/etc/resolv.conf";
 /// A resolver built from the pod's configuration, or why it could not be.
 #[derive(Clone)]
 pub struct Resolver {
-    inner: Result<TokioResolver, String>,
+    inner: Result<TokioResolver, Unready>,
 }
 
 impl Resolver {
@@ -32,9 +32,9 @@ impl Resolver {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(RESOLV_CONF));
         let inner = std::fs::read(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .map_err(|e| Unready(format!("cannot read {}: {e}", path.display())))
             .and_then(|text| {
-                build(&text).map_err(|e| format!("cannot use {}: {e}", path.display()))
+                build(&text).map_err(|e| Unready(format!("cannot use {}: {e}", path.display())))
             });
         Self { inner }
     }
@@ -43,13 +43,13 @@ impl Resolver {
     pub async fn resolve(&self, host: &str) -> ProbeStatus {
         match self.addresses(host).await {
             Ok(addresses) => ProbeStatus::Ready(describe(addresses)),
-            Err(why) => ProbeStatus::NotReady(why),
+            Err(why) => ProbeStatus::NotReady(why.0),
         }
     }
 
     /// The addresses of `host` (at least one), or the short reason there are none. An IP
     /// address is its own answer, with no request.
-    pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+    pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, Unready> {
         if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse() {
             return Ok(vec![ip]);
         }
@@ -58,12 +58,12 @@ impl Resolver {
             Ok(lookup) => {
                 let addresses: Vec<IpAddr> = lookup.iter().collect();
                 if addresses.is_empty() {
-                    Err("no addresses".into())
+                    Err(Unready("no addresses".into()))
                 } else {
                     Ok(addresses)
                 }
             }
-            Err(e) => Err(reason(&e)),
+            Err(e) => Err(Unready(reason(&e))),
         }
     }
 }

@@ -21,11 +21,16 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::TokioExecutor;
 
-use super::ProbeStatus;
 use super::dns::Resolver;
+use super::{ProbeStatus, Unready};
 use crate::text::Url;
 
 use crate::tls;
+
+/// A `#STATUSES` entry that is neither a status nor a class.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an HTTP status (100-599) or class (2xx)")]
+pub struct BadStatus(pub String);
 
 /// Which response statuses count as ready: ranges, inclusive (`2xx` is 200-299).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,7 +44,7 @@ impl Default for StatusSet {
 
 impl StatusSet {
     /// `200`, `2xx`, `200,204,3xx`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, BadStatus> {
         let mut ranges = Vec::new();
         for part in text.split(',') {
             let part = part.trim();
@@ -53,9 +58,7 @@ impl StatusSet {
                         .parse()
                         .ok()
                         .filter(|c| (100..=599).contains(c) && part.len() == 3)
-                        .ok_or_else(|| {
-                            format!("`{part}` is not an HTTP status (100-599) or class (2xx)")
-                        })?;
+                        .ok_or_else(|| BadStatus(part.into()))?;
                     (code, code)
                 }
             };
@@ -127,12 +130,14 @@ pub struct Http {
 impl Http {
     /// A client resolving through `resolver`, trusting [`tls::probe_roots`] (read once per
     /// process, bounded, off the runtime thread).
-    pub async fn new(resolver: Resolver) -> Result<Self, String> {
-        let roots = tls::probe_roots().await.map_err(|e| e.to_string())?;
+    pub async fn new(resolver: Resolver) -> Result<Self, Unready> {
+        let roots = tls::probe_roots()
+            .await
+            .map_err(|e| Unready(e.to_string()))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls_config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS set-up failed: {e}"))?
+            .map_err(|e| Unready(format!("TLS set-up failed: {e}")))?
             .with_root_certificates(roots)
             .with_no_client_auth();
         let mut http = HttpConnector::new_with_resolver(Resolve(resolver));
@@ -153,7 +158,7 @@ impl Http {
     pub async fn get(&self, url: &Url, accept: &StatusSet) -> ProbeStatus {
         let request = match request(url) {
             Ok(r) => r,
-            Err(e) => return ProbeStatus::NotReady(e),
+            Err(e) => return ProbeStatus::NotReady(e.0),
         };
         match self.client.request(request).await {
             Ok(response) => {
@@ -181,9 +186,12 @@ impl Http {
 /// write them) are taken out of the URI and sent as Basic auth, as curl does: they travel only
 /// in a header marked sensitive (so even hyper's trace log shows no value), and the URI the
 /// client sees, and could quote in an error, has none. Errors never quote the URL.
-fn request(url: &Url) -> Result<http::Request<Empty<Bytes>>, String> {
+fn request(url: &Url) -> Result<http::Request<Empty<Bytes>>, Unready> {
     use base64::Engine;
-    let uri: http::Uri = url.as_sent().parse().map_err(|e| format!("bad URL: {e}"))?;
+    let uri: http::Uri = url
+        .as_sent()
+        .parse()
+        .map_err(|e| Unready(format!("bad URL: {e}")))?;
     let mut parts = uri.into_parts();
     let mut authorization = None;
     if let Some((userinfo, host)) = parts
@@ -197,15 +205,15 @@ fn request(url: &Url) -> Result<http::Request<Empty<Bytes>>, String> {
         credentials.extend(percent_encoding::percent_decode_str(password));
         let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
         let mut value = http::HeaderValue::try_from(format!("Basic {encoded}"))
-            .map_err(|e| format!("bad credentials: {e}"))?;
+            .map_err(|e| Unready(format!("bad credentials: {e}")))?;
         value.set_sensitive(true);
         authorization = Some(value);
-        parts.authority = Some(host.parse().map_err(|e| format!("bad URL: {e}"))?);
+        parts.authority = Some(host.parse().map_err(|e| Unready(format!("bad URL: {e}")))?);
     }
     if parts.path_and_query.is_none() {
         parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
     }
-    let uri = http::Uri::from_parts(parts).map_err(|e| format!("bad URL: {e}"))?;
+    let uri = http::Uri::from_parts(parts).map_err(|e| Unready(format!("bad URL: {e}")))?;
     let mut builder = http::Request::get(uri).header(
         http::header::USER_AGENT,
         concat!("depwait/", env!("CARGO_PKG_VERSION")),
@@ -215,7 +223,7 @@ fn request(url: &Url) -> Result<http::Request<Empty<Bytes>>, String> {
     }
     builder
         .body(Empty::new())
-        .map_err(|e| format!("bad request: {e}"))
+        .map_err(|e| Unready(format!("bad request: {e}")))
 }
 
 /// The innermost useful cause (`connection refused`, `invalid peer certificate: UnknownIssuer`)

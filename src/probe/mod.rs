@@ -83,6 +83,13 @@ impl std::fmt::Display for Check {
     }
 }
 
+/// Why an attempt did not find its target ready, in the words a progress line shows
+/// (`NXDOMAIN`, `connection refused`, `cannot read /etc/resolv.conf: ...`): what becomes
+/// [`ProbeStatus::NotReady`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unready(pub String);
+
 /// One probe result, as it travels from the probe task to the verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProbeStatus {
@@ -160,14 +167,14 @@ fn next_delay(delay: Duration) -> Duration {
 async fn attempt(
     check: &Check,
     resolver: &Resolver,
-    http: Option<&Result<http::Http, String>>,
+    http: Option<&Result<http::Http, Unready>>,
 ) -> ProbeStatus {
     match check {
         Check::Dns { host } => resolver.resolve(host).await,
         Check::Tcp { host, port } => tcp::connect(resolver, host, *port).await,
         Check::Http { url, accept } => match http {
             Some(Ok(client)) => client.get(url, accept).await,
-            Some(Err(why)) => ProbeStatus::NotReady(why.clone()),
+            Some(Err(why)) => ProbeStatus::NotReady(why.0.clone()),
             None => ProbeStatus::NotReady("no HTTP client".into()),
         },
     }

@@ -14,7 +14,7 @@ use super::dns::Resolver;
 pub async fn connect(resolver: &Resolver, host: &str, port: u16) -> ProbeStatus {
     let addresses = match resolver.addresses(host).await {
         Ok(a) => a,
-        Err(why) => return ProbeStatus::NotReady(why),
+        Err(why) => return ProbeStatus::NotReady(why.0),
     };
     let mut last = String::new();
     for ip in addresses {

@@ -39,7 +39,7 @@ pub fn judge(target: &ObjectTarget, objects: &[Arc<DynamicObject>]) -> Readiness
         WaitFor::JsonPath { expr, value } => match parse_jsonpath(expr) {
             Ok(path) => jsonpath(obj, expr, &path, value.as_deref()),
             // Validated with the configuration; kept total all the same.
-            Err(e) => verdict(false, e),
+            Err(e) => verdict(false, e.to_string()),
         },
     }
 }
@@ -322,7 +322,7 @@ fn condition(obj: &DynamicObject, name: &str, value: &str) -> Readiness {
 /// kubectl's JSONPath (`{.status.phase}`, `{.status.conditions[?(@.type=="Ready")].status}`)
 /// as an RFC 9535 query: the outer braces dropped and `$` put in front. The filter and
 /// bracket forms kubectl users write are valid RFC 9535 as they stand.
-pub fn parse_jsonpath(expr: &str) -> Result<String, String> {
+pub fn parse_jsonpath(expr: &str) -> Result<String, BadJsonPath> {
     let inner = expr.trim();
     let inner = inner
         .strip_prefix('{')
@@ -334,9 +334,21 @@ pub fn parse_jsonpath(expr: &str) -> Result<String, String> {
         q if q.starts_with('.') || q.starts_with('[') => format!("${q}"),
         q => format!("$.{q}"),
     };
-    jsonpath_rust::parser::parse_json_path(&query)
-        .map_err(|e| format!("`{expr}` is not a JSONPath expression: {e}"))?;
+    jsonpath_rust::parser::parse_json_path(&query).map_err(|e| BadJsonPath {
+        expr: expr.into(),
+        why: e.to_string(),
+    })?;
     Ok(query)
+}
+
+/// A `jsonpath=` expression the JSONPath parser refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{expr}` is not a JSONPath expression: {why}")]
+pub struct BadJsonPath {
+    /// The expression as written.
+    pub expr: String,
+    /// The parser's reason.
+    pub why: String,
 }
 
 /// `kubectl wait --for=jsonpath=EXPR=VALUE` (condition.go, `isJSONPathConditionMet`): exactly

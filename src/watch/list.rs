@@ -9,7 +9,7 @@ use kube::runtime::watcher;
 
 use super::Discovery;
 use super::resolve::{ResolveError, Resolved, Stored, resolve};
-use crate::api_error::{self, Verdict};
+use crate::api_error::{self, Handling};
 use crate::dependency::{WatchKey, WatchKind};
 use crate::kinds;
 use crate::slim::WatchedPod;
@@ -28,15 +28,15 @@ pub async fn list_once(
     client: &Client,
     discovery: &Discovery,
     key: &WatchKey,
-) -> Result<Snapshot, Verdict> {
+) -> Result<Snapshot, Handling> {
     let resolved = resolve(client, discovery, key, &mut kinds::Searched::default())
         .await
         .map_err(|e| {
             match &e {
-                ResolveError::Api(api) => api_error::tls_fatal(api).map(Verdict::Fatal),
+                ResolveError::Api(api) => api_error::tls_fatal(api).map(Handling::Fatal),
                 ResolveError::NotServed(_) => None,
             }
-            .unwrap_or_else(|| Verdict::Retry(e.reason()))
+            .unwrap_or_else(|| Handling::Retry(e.reason()))
         })?;
     Ok(match key.kind {
         WatchKind::Pods => Snapshot::Pods(list(client, &resolved).await?),
@@ -46,7 +46,7 @@ pub async fn list_once(
     })
 }
 
-async fn list<K: Stored>(client: &Client, resolved: &Resolved) -> Result<Vec<Arc<K>>, Verdict> {
+async fn list<K: Stored>(client: &Client, resolved: &Resolved) -> Result<Vec<Arc<K>>, Handling> {
     let params = ListParams {
         label_selector: resolved.config.label_selector.clone(),
         field_selector: resolved.config.field_selector.clone(),

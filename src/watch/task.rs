@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::resolve::{ResolveError, Resolved, Stored, resolve};
 use super::{Discovery, Phase, Tracker, Update};
-use crate::api_error::{self, Verdict};
+use crate::api_error::{self, Handling};
 use crate::dependency::WatchKey;
 use crate::kinds;
 
@@ -139,14 +139,14 @@ impl<K: Stored> Feed<K> {
                         }
                     }
                     Err(err) => match api_error::classify(&err, &request) {
-                        Verdict::Fatal(error) => {
+                        Handling::Fatal(error) => {
                             let index = self.index;
                             self.send(Update::Fatal { index, error });
                             return;
                         }
                         // A fresh watcher follows: one resumed from its resourceVersion would
                         // give no sign of when the store is current again.
-                        Verdict::Retry(reason) => {
+                        Handling::Retry(reason) => {
                             let update = self.tracker.retrying(reason);
                             if !self.send(update) {
                                 return;
