@@ -130,16 +130,24 @@ fn described(e: &serde_saphyr::Error) -> String {
     }
 }
 
+/// Each visitor below is its own seed: it carries what it needs (the context, its field, the
+/// item's index) and is handed to the parser as it is, asking for `$method`.
+macro_rules! seed {
+    ($ty:ty, $value:ty, $method:ident) => {
+        impl<'de> DeserializeSeed<'de> for $ty {
+            type Value = $value;
+
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<$value, D::Error> {
+                d.$method(self)
+            }
+        }
+    };
+}
+
 /// The whole file: a map of [`ENTRIES`]' fields to lists of texts in their flags' grammar.
 struct Document<'a>(&'a Context<'a>);
 
-impl<'de> DeserializeSeed<'de> for Document<'_> {
-    type Value = Vec<Vec<Target>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
+seed!(Document<'_>, Vec<Vec<Target>>, deserialize_map);
 
 impl<'de> Visitor<'de> for Document<'_> {
     type Value = Vec<Vec<Target>>;
@@ -167,13 +175,7 @@ impl<'de> Visitor<'de> for Document<'_> {
 /// A field name, checked while the parser is at it so that an unknown one gets its line.
 struct Field;
 
-impl<'de> DeserializeSeed<'de> for Field {
-    type Value = usize;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
+seed!(Field, usize, deserialize_str);
 
 impl<'de> Visitor<'de> for Field {
     type Value = usize;
@@ -197,15 +199,9 @@ impl<'de> Visitor<'de> for Field {
 /// item, its text and (from the parser) the line.
 struct List<'a>(&'static Entry, &'a Context<'a>);
 
-impl<'de> DeserializeSeed<'de> for List<'_> {
-    type Value = Vec<Target>;
-
-    // `any`, not `seq`: the parser's own "expected sequence start" would not say which
-    // field; this visitor's `expecting` does.
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
+// `any`, not `seq`: the parser's own "expected sequence start" would not say which field;
+// this visitor's `expecting` does.
+seed!(List<'_>, Vec<Target>, deserialize_any);
 
 impl<'de> Visitor<'de> for List<'_> {
     type Value = Vec<Target>;
@@ -235,13 +231,7 @@ impl<'de> Visitor<'de> for List<'_> {
 /// One item of a list: a string, or a mistake that names where it is.
 struct Item(&'static Entry, usize);
 
-impl<'de> DeserializeSeed<'de> for Item {
-    type Value = String;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
+seed!(Item, String, deserialize_any);
 
 impl<'de> Visitor<'de> for Item {
     type Value = String;
