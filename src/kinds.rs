@@ -244,7 +244,7 @@ pub struct Served {
 
 /// What earlier lookups of a type not served yet have read, so that asking again while waiting
 /// for a CRD costs one request (the group list) plus the group versions that are new — not one
-/// request per group of the cluster every few seconds. Every [`FULL_SCAN_EVERY`]th round reads
+/// request per group of the cluster every few seconds. Every `FULL_SCAN_EVERY`th round reads
 /// everything again, for a CRD added to a group version that was already there.
 #[derive(Debug, Default)]
 pub struct Searched {

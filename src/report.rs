@@ -209,7 +209,7 @@ fn summary_line(code: ExitCode, elapsed: Duration, not_ready: usize, text: &str)
     }
 }
 
-/// Write the termination message, cut to what the kubelet keeps (see [`fit_termination`]).
+/// Write the termination message, cut to what the kubelet keeps (see `fit_termination`).
 /// Failing to write is only logged (the return says whether it was written): outside
 /// Kubernetes `/dev/termination-log` usually does not exist.
 pub fn write_termination_log(path: &Path, text: &str) -> bool {

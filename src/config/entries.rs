@@ -1,6 +1,6 @@
 //! The one table of dependency kinds: for each, its flag, its `--config` field, its help, an
 //! example and its parser. The command line ([`crate::cli`]), validation ([`super::Config`])
-//! and `--config` files ([`super::file`]) all iterate [`ENTRIES`], so a kind added here is a
+//! and `--config` files (`config/file.rs`) all iterate [`ENTRIES`], so a kind added here is a
 //! flag, a file field and a documented grammar at once, and none of them can be forgotten.
 
 use std::sync::LazyLock;

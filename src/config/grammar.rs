@@ -33,7 +33,7 @@ pub struct Context<'a> {
     pub cluster_domain: &'a str,
 }
 
-/// Why one text is not a dependency of its kind; [`Entry::read`] adds which flag or field
+/// Why one text is not a dependency of its kind; [`super::entries::Entry`] adds which flag or field
 /// gave it and an example.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

@@ -497,7 +497,7 @@ async fn read_tail(mut pipe: impl AsyncRead + Unpin, keep: usize) -> Vec<u8> {
 }
 
 /// What a failure message shows of a plugin's stderr: its last non-empty line, at most
-/// [`STDERR_SHOWN`] characters of it, control characters escaped, and anything that looks like
+/// `STDERR_SHOWN` characters of it, control characters escaped, and anything that looks like
 /// a token (24 or more characters of a token's alphabet in a row) replaced by `[redacted]`.
 pub fn tail(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
