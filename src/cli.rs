@@ -362,7 +362,6 @@ impl clap::Args for DependencyArgs {
             };
             cmd = cmd.arg(arg);
         }
-        let fields: Vec<String> = ENTRIES.iter().map(|e| format!("`{}`", e.field)).collect();
         cmd.arg(
             Arg::new("config")
                 .long("config")
@@ -373,7 +372,7 @@ impl clap::Args for DependencyArgs {
                 .help(format!(
                     "Read more dependencies from a YAML or JSON file: lists named like the flags \
                      ({}), each entry in that flag's grammar. Combines with the flags.",
-                    fields.join(", ")
+                    config::entries::file_fields()
                 )),
         )
     }

@@ -204,6 +204,16 @@ pub(super) fn all_ways() -> &'static str {
     &WAYS
 }
 
+/// The `--config` fields, as `--help` and an unknown-field error list them (`` `pods`,
+/// `services`, ... ``).
+pub fn file_fields() -> &'static str {
+    static FIELDS: LazyLock<String> = LazyLock::new(|| {
+        let fields: Vec<String> = ENTRIES.iter().map(|e| format!("`{}`", e.field)).collect();
+        fields.join(", ")
+    });
+    &FIELDS
+}
+
 /// The `--config` example: one line per kind that has one.
 pub(super) fn file_example() -> &'static str {
     static EXAMPLE: LazyLock<String> = LazyLock::new(|| {

@@ -186,10 +186,9 @@ impl<'de> Visitor<'de> for Field {
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
         ENTRIES.iter().position(|e| e.field == key).ok_or_else(|| {
-            let known: Vec<String> = ENTRIES.iter().map(|e| format!("`{}`", e.field)).collect();
             E::custom(format!(
                 "unknown field `{key}`, expected one of {}",
-                known.join(", ")
+                entries::file_fields()
             ))
         })
     }

@@ -12,20 +12,19 @@ pub(super) const HTTP_EXAMPLE: &str =
 
 /// `HOST:PORT`, `[IPv6]:PORT`.
 pub(super) fn parse_tcp(spec: &str, _: &Context) -> Result<Target, Invalid> {
-    let err = Invalid;
     let Some((host, port)) = spec.trim().rsplit_once(':') else {
-        return Err(err("expected HOST:PORT, found no `:`".into()));
+        return Err(Invalid("expected HOST:PORT, found no `:`".into()));
     };
     let port = parse_port(port)?;
     let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         Some(v6) => {
             v6.parse::<std::net::Ipv6Addr>()
-                .map_err(|_| err(format!("`{v6}` is not an IPv6 address")))?;
+                .map_err(|_| Invalid(format!("`{v6}` is not an IPv6 address")))?;
             v6.to_string()
         }
         None if host.contains(':') => {
-            return Err(err(
-                "an IPv6 address goes in brackets: [fd00::1]:5432".into()
+            return Err(Invalid(
+                "an IPv6 address goes in brackets: [fd00::1]:5432".into(),
             ));
         }
         None => {
@@ -50,27 +49,26 @@ fn parse_port(text: &str) -> Result<u16, Invalid> {
 /// statuses. Credentials in the URL (`http://user:password@host/`) are sent as Basic auth and
 /// never shown: messages quote the URL redacted ([`text::redact`]).
 pub(super) fn parse_http(spec: &str, _: &Context) -> Result<Target, Invalid> {
-    let err = Invalid;
     let (url, accept) = match spec.trim().split_once('#') {
         // Quoting this fragment would quote the rest of a password.
         Some((url, statuses)) if url.contains("://") && statuses.contains('@') => {
-            return Err(err(format!(
+            return Err(Invalid(format!(
                 "a `#` in the credentials of `{}` ends the URL there; write it as %23",
                 text::redact(url)
             )));
         }
         Some((url, statuses)) => (
             url,
-            StatusSet::parse(statuses).map_err(|e| err(e.to_string()))?,
+            StatusSet::parse(statuses).map_err(|e| Invalid(e.to_string()))?,
         ),
         None => (spec.trim(), StatusSet::default()),
     };
     let shown = text::redact(url);
     let uri: http::Uri = url
         .parse()
-        .map_err(|e| err(format!("`{shown}` is not a URL: {e}")))?;
+        .map_err(|e| Invalid(format!("`{shown}` is not a URL: {e}")))?;
     if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return Err(err(format!(
+        return Err(Invalid(format!(
             "`{shown}` must start with http:// or https://"
         )));
     }
