@@ -3,6 +3,7 @@
 //! clap only collects text here; every value is validated in `config`, which knows whether a
 //! value came from a flag or from the seed's environment variables and names the right one.
 
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -196,8 +197,12 @@ pub enum Command {
         /// The waiting pod's service account, as NAMESPACE/NAME. A namespaced type written
         /// without a namespace (`--resource secrets/db:create`) is granted in this namespace:
         /// the pod's own, where the wait looks for it.
-        #[arg(long, value_name = "NS/NAME")]
-        service_account: String,
+        #[arg(long, value_name = "NS/NAME", required_unless_present = "for_graph")]
+        service_account: Option<String>,
+        /// Print instead the read-only ClusterRole `depwait graph` needs on a live cluster
+        /// (list on the workload kinds and Services), bound to --service-account if given.
+        #[arg(long)]
+        for_graph: bool,
         /// The waiting pod's fixed name (a StatefulSet's or a bare pod's): the reads of the pod
         /// itself (the restart guard; an Event's UID) are narrowed to it. Without it they cover
         /// the pods of the service account's namespace (a Deployment's pod names are not known
@@ -207,6 +212,19 @@ pub enum Command {
         /// HOST names, as for a wait.
         #[arg(value_name = "HOST")]
         hosts: Vec<String>,
+    },
+    /// Draw the startup-dependency graph of a cluster's (or manifests') depwait gates and find
+    /// what would deadlock: cycles, self-waits, unsatisfiable dependencies, and the waves of a
+    /// cold start. Its own flags: `depwait graph --help`.
+    #[command(disable_help_flag = true)]
+    Graph {
+        /// `depwait graph`'s own arguments (`-n NS`, `-f PATH`, `--output dot`, ...).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
     },
     /// Print shell completions for bash, zsh, fish, elvish or powershell.
     Completions {
@@ -244,9 +262,49 @@ impl Invocation {
         ))
     }
 
+    /// Parse a container's command line (`args[0]` is the program) as depwait would read it in
+    /// that container, with `env` as its environment in place of this process's
+    /// (`depwait graph`). A value taken from `env` is named by its variable, as at run time.
+    pub fn from_container<I, T>(
+        args: I,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut from_env = HashSet::new();
+        // clap reads an argument's variable when the argument is built, from this process:
+        // drop that, and make the container's value the default the command line overrides,
+        // which is what an environment fallback is.
+        let command = Cli::command().mut_args(|arg| {
+            let var = arg.get_env().and_then(|v| v.to_str()).map(str::to_string);
+            let arg = arg.env(None);
+            match var.and_then(|v| env.get(&v)) {
+                Some(value) => {
+                    from_env.insert(arg.get_id().to_string());
+                    arg.default_value(value.clone())
+                }
+                None => arg,
+            }
+        });
+        let matches = command.try_get_matches_from(args)?;
+        Ok(Self::from_matches_with(&matches, &|id| {
+            from_env.contains(id)
+        }))
+    }
+
     fn from_matches(matches: &ArgMatches) -> Self {
+        Self::from_matches_with(matches, &|_| false)
+    }
+
+    /// `from_env(id)`: the argument's default was its variable's value (a container's).
+    fn from_matches_with(matches: &ArgMatches, from_env: &dyn Fn(&str) -> bool) -> Self {
         // `from_arg_matches` only fails for arguments the derive did not declare.
         let cli = Cli::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
+        let sourced_from = |matches: &ArgMatches, id: &str, flag: &str, var: &str, text| {
+            sourced_from(matches, id, flag, var, text, from_env)
+        };
         let sourced = |id: &str, flag: &str, var: &str, text: String| {
             sourced_from(matches, id, flag, var, text)
         };
@@ -259,8 +317,18 @@ impl Invocation {
         }
         let input = Input {
             entries,
-            config: config
-                .map(|p| sourced_from(matches, "config", "--config", "DEPWAIT_CONFIG", p)),
+            config: config.map(|p| {
+                let name = match matches.value_source("config") == Some(ValueSource::EnvVariable)
+                    || from_env("config")
+                {
+                    true => "DEPWAIT_CONFIG",
+                    false => "--config",
+                };
+                Sourced {
+                    name: name.to_string(),
+                    text: p,
+                }
+            }),
             cluster_domain: sourced(
                 "cluster_domain",
                 "--cluster-domain",
@@ -384,9 +452,19 @@ impl clap::Args for DependencyArgs {
 
 /// `value` named by what set it: the variable when clap took it from the environment, else the
 /// flag (also for defaults, which the flag's help documents).
-fn sourced_from<T>(matches: &ArgMatches, id: &str, flag: &str, var: &str, value: T) -> Sourced<T> {
+fn sourced_from(
+    matches: &ArgMatches,
+    id: &str,
+    flag: &str,
+    var: &str,
+    value: String,
+    from_env: &dyn Fn(&str) -> bool,
+) -> Sourced {
+    let source = matches.value_source(id);
     Sourced {
-        name: if matches.value_source(id) == Some(ValueSource::EnvVariable) {
+        name: if source == Some(ValueSource::EnvVariable)
+            || (source == Some(ValueSource::DefaultValue) && from_env(id))
+        {
             var.to_string()
         } else {
             flag.to_string()

@@ -24,6 +24,7 @@ mod settings;
 pub use duplicates::Duplicate;
 pub use entries::ENTRIES;
 pub use error::ConfigError;
+pub use file::Unread as ConfigFileUnread;
 pub use grammar::{Context, Invalid, Sourced};
 pub use input::{
     DEFAULT_CLUSTER_DOMAIN, DEFAULT_HEARTBEAT, DEFAULT_LOG_FORMAT, DEFAULT_TERMINATION_LOG,
@@ -59,6 +60,15 @@ pub struct Config {
 impl Config {
     /// Validate everything; the first mistake found is reported.
     pub fn from_input(input: Input) -> Result<Self, ConfigError> {
+        Self::from_input_reading(input, &file::from_disk)
+    }
+
+    /// [`Self::from_input`], with the `--config` file's text from `source` (`depwait graph`
+    /// reads it from the ConfigMap the container mounts).
+    pub fn from_input_reading(
+        input: Input,
+        source: &dyn Fn(&std::path::Path) -> Result<String, ConfigFileUnread>,
+    ) -> Result<Self, ConfigError> {
         let timeout = settings::timeout(&input.timeout)?;
         let retry_interval = settings::retry_interval(input.retry_interval.as_ref())?;
         let heartbeat = settings::heartbeat(&input.heartbeat)?;
@@ -78,7 +88,7 @@ impl Config {
             dependencies.extend(pods::parse_namespace_label_dict(dict)?);
         }
         if let Some(path) = &input.config {
-            dependencies.extend(file::read(&path.text, &path.name, &context)?);
+            dependencies.extend(file::read(&path.text, &path.name, &context, source)?);
         }
         let duplicates = duplicates::dedupe(&mut dependencies);
         if dependencies.is_empty() {

@@ -4,7 +4,8 @@
 //! The pipeline, in the order a wait runs it: [`cli`] → [`config`] → [`plan`] (credentials,
 //! what host names mean) → [`restart`] (the guard) → [`sources`] (watchers and probes) →
 //! [`aggregate`] (one `Board`, released when all are ready) → [`report`], [`events`], [`exit`].
-//! [`run`] ([`wait`]) is that sequence in one screen. Which module does what is the README's
+//! [`run`] ([`wait`]) is that sequence in one screen. [`graph`] is a pipeline of its own: what
+//! a cluster's gates add up to. Which module does what is the README's
 //! Layout; each module's own docs say why it is so.
 
 #![warn(missing_docs)]
@@ -22,6 +23,7 @@ pub mod dependency;
 pub mod events;
 pub mod exit;
 pub mod files;
+pub mod graph;
 pub mod kinds;
 pub mod names;
 pub mod output;

@@ -14,6 +14,10 @@ use depwait::exit::ExitCode;
 use depwait::{output, report, shutdown, telemetry};
 
 fn main() -> std::process::ExitCode {
+    // `graph` reads workloads, not dependencies: a command line of its own.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "graph") {
+        return depwait::graph::main(std::env::args_os().skip(1));
+    }
     match run() {
         Ok(code) => code.into(),
         Err(Error::Clap(e)) => clap_refused(&e),
@@ -102,10 +106,20 @@ fn run() -> Result<ExitCode, Error> {
         Some(Command::Rbac {
             service_account,
             pod_name,
+            for_graph,
             ..
         }) => {
             let usage = |e: config::ConfigError| Error::stopped(ExitCode::Usage, e, &plain);
-            let sa = depwait::rbac::ServiceAccount::parse(service_account).map_err(usage)?;
+            let sa = service_account
+                .as_deref()
+                .map(depwait::rbac::ServiceAccount::parse)
+                .transpose()
+                .map_err(usage)?;
+            if *for_graph {
+                output::stdout(&depwait::rbac::for_graph(sa.as_ref()));
+                return Ok(ExitCode::Ready);
+            }
+            let sa = sa.expect("clap requires --service-account without --for-graph");
             let config = Config::from_input(input.clone()).map_err(usage)?;
             let waiter = depwait::rbac::Waiter::parse(config.emit_events, pod_name.as_deref())
                 .map_err(usage)?;
@@ -114,6 +128,10 @@ fn run() -> Result<ExitCode, Error> {
                 .map_err(usage)?;
             output::stdout(&yaml);
             return Ok(ExitCode::Ready);
+        }
+        Some(Command::Graph { .. }) => {
+            let text = "write `graph` first, before any flag: `depwait graph --help`";
+            return Err(Error::stopped(ExitCode::Usage, text, &plain));
         }
         Some(Command::Check { .. }) | None => {}
     }

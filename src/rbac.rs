@@ -352,6 +352,43 @@ fn object_scope(
     Ok((namespace, group, plural))
 }
 
+/// `depwait rbac --for-graph`: the read-only ClusterRole `depwait graph` needs on a live
+/// cluster — `list` on the kinds it reads, exactly the ones it lists — and, for a service
+/// account, its binding. A gate's `--config` mounted from a ConfigMap is read with `get`, which
+/// is left as a comment: without it that gate's file is reported as not read.
+pub fn for_graph(sa: Option<&ServiceAccount>) -> String {
+    let name = "depwait-graph";
+    let mut by_group: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for kind in crate::graph::objects::WorkloadKind::ALL {
+        let (group, plural) = kind.resource();
+        by_group.entry(group).or_default().push(plural);
+    }
+    by_group.entry("").or_default().push("services");
+    let rules = by_group
+        .into_iter()
+        .map(|(group, mut plurals)| {
+            plurals.sort();
+            PolicyRule {
+                api_groups: Some(vec![group.to_string()]),
+                resources: Some(plurals.into_iter().map(str::to_string).collect()),
+                verbs: vec!["list".into()],
+                ..PolicyRule::default()
+            }
+        })
+        .collect();
+    let mut out = String::from(
+        "# Read-only access for `depwait graph` on a live cluster: list, nothing else.\n\
+         # To let it read a gate's --config mounted from a ConfigMap (else reported as not read),\n\
+         # add: {apiGroups: [\"\"], resources: [configmaps], verbs: [get]}\n",
+    );
+    out.push_str(&yaml(&cluster_role(name, rules)));
+    if let Some(sa) = sa {
+        out.push_str("---\n");
+        out.push_str(&yaml(&cluster_role_binding(name, sa)));
+    }
+    out
+}
+
 const RESOURCE_EXAMPLE: &str =
     "depwait rbac --service-account shop/web --resource 'shop/certificates.cert-manager.io/web'";
 

@@ -37,14 +37,14 @@ pub(super) fn read(
     path: &Path,
     name: &str,
     context: &Context,
+    source: &dyn Fn(&Path) -> Result<String, Unread>,
 ) -> Result<Vec<Dependency>, ConfigError> {
     let err = |problem: String| ConfigError {
         name: format!("{name} {}", path.display()),
         problem,
         example: entries::file_example(),
     };
-    let text = files::read_to_string(path, MAX_FILE_BYTES, files::READ_TIME_LIMIT)
-        .map_err(|e| err(format!("{}", Unread(e))))?;
+    let text = source(path).map_err(|e| err(e.to_string()))?;
     let fields = parse(&text, context).map_err(|e| err(e.to_string()))?;
     let mut deps = Vec::new();
     for (entry, targets) in ENTRIES.iter().zip(fields) {
@@ -58,12 +58,29 @@ pub(super) fn read(
     Ok(deps)
 }
 
-/// A read error without the path, which the message already names.
-struct Unread(files::ReadError);
+/// The file, read from this machine's disk, bounded.
+pub fn from_disk(path: &Path) -> Result<String, Unread> {
+    files::read_to_string(path, MAX_FILE_BYTES, files::READ_TIME_LIMIT).map_err(Unread::File)
+}
+
+/// Why a `--config` file's text could not be had; shown after the path, which the message
+/// already names.
+#[derive(Debug)]
+pub enum Unread {
+    /// Reading it from disk failed.
+    File(files::ReadError),
+    /// It is in a container depwait is not in (`depwait graph`), and cannot be read from here:
+    /// why.
+    Elsewhere(String),
+}
 
 impl std::fmt::Display for Unread {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
+        let file = match self {
+            Unread::Elsewhere(why) => return f.write_str(why),
+            Unread::File(file) => file,
+        };
+        match file {
             files::ReadError::Io { source, .. } => write!(f, "cannot read it: {source}"),
             files::ReadError::TooLarge { limit, .. } => write!(
                 f,
@@ -278,7 +295,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("deps.yaml");
         std::fs::write(&path, text).unwrap();
-        read(&path, "--config", &CONTEXT)
+        read(&path, "--config", &CONTEXT, &from_disk)
     }
 
     #[test]
@@ -342,7 +359,13 @@ mod tests {
             "{e}"
         );
         assert!(!e.to_string().contains("s3cret") && !e.to_string().contains("t0k"));
-        let e = read("/nonexistent/deps.yaml".as_ref(), "--config", &CONTEXT).unwrap_err();
+        let e = read(
+            "/nonexistent/deps.yaml".as_ref(),
+            "--config",
+            &CONTEXT,
+            &from_disk,
+        )
+        .unwrap_err();
         assert!(e.problem.contains("cannot read it"), "{e}");
     }
 
@@ -390,7 +413,7 @@ mod tests {
 
     #[test]
     fn devices_and_fifos_are_bounded() {
-        let e = read("/dev/zero".as_ref(), "DEPWAIT_CONFIG", &CONTEXT).unwrap_err();
+        let e = read("/dev/zero".as_ref(), "DEPWAIT_CONFIG", &CONTEXT, &from_disk).unwrap_err();
         assert!(e.name.starts_with("DEPWAIT_CONFIG /dev/zero"), "{e}");
         assert!(e.problem.contains("more than 1024 KiB"), "{e}");
     }

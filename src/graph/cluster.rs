@@ -1,0 +1,202 @@
+//! A live cluster's workloads and Services, listed (paginated, read-only, bounded by
+//! `--timeout`), and the few ConfigMaps gates read their configuration from.
+
+use kube::api::{ApiResource, DynamicObject, ListParams};
+use kube::{Api, Client};
+
+use super::objects::{BadObject, Inventory, WorkloadKind};
+use crate::deadline::{Deadline, NoAnswer};
+
+/// Items per list page: large lists arrive in pieces, as kubectl's do.
+const PAGE: u32 = 500;
+
+/// Why the cluster could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The identity may not list something `depwait graph` needs (exit 3).
+    #[error(
+        "access denied: may not {what}; `depwait rbac --for-graph` prints the read-only ClusterRole graph needs ({message})"
+    )]
+    Forbidden {
+        /// `list deployments.apps in namespace shop`.
+        what: String,
+        /// The API server's message.
+        message: String,
+    },
+    /// Another API error (exit 3).
+    #[error("cannot {what}: {source}")]
+    Api {
+        /// What was asked.
+        what: String,
+        /// The error, with its causes.
+        source: kube::Error,
+    },
+    /// No answer before `--timeout` (exit 1).
+    #[error("{0}")]
+    NoAnswer(#[from] NoAnswer),
+    /// An object of a shape no API server sends.
+    #[error("the API server sent {0}")]
+    Bad(#[from] BadObject),
+}
+
+fn resource(kind: &str, group: &str, version: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        api_version: match group {
+            "" => version.to_string(),
+            g => format!("{g}/{version}"),
+        },
+        group: group.to_string(),
+        version: version.to_string(),
+        kind: kind.to_string(),
+        plural: plural.to_string(),
+    }
+}
+
+/// List every workload kind and Services in `namespaces` (empty: all of them) into
+/// `inventory`.
+pub async fn read(
+    client: &Client,
+    namespaces: &[String],
+    deadline: &Deadline,
+    inventory: &mut Inventory,
+) -> Result<(), ClusterError> {
+    let scopes: Vec<Option<&str>> = match namespaces.is_empty() {
+        true => vec![None],
+        false => namespaces.iter().map(|n| Some(n.as_str())).collect(),
+    };
+    let mut kinds: Vec<(&str, &str, &str)> = WorkloadKind::ALL
+        .iter()
+        .map(|k| {
+            let (group, plural) = k.resource();
+            (k.name(), group, plural)
+        })
+        .collect();
+    kinds.push(("Service", "", "services"));
+    for namespace in scopes {
+        for &(kind, group, plural) in &kinds {
+            let listed = list(
+                client,
+                namespace,
+                &resource(kind, group, "v1", plural),
+                deadline,
+            )
+            .await;
+            let items = match listed {
+                // CronJob is batch/v1 from 1.21; 1.20 serves batch/v1beta1.
+                Err(ClusterError::Api {
+                    source: kube::Error::Api(ref e),
+                    ..
+                }) if e.code == 404 && kind == "CronJob" => {
+                    let old = resource(kind, group, "v1beta1", plural);
+                    list(client, namespace, &old, deadline).await?
+                }
+                other => other?,
+            };
+            for item in items {
+                inventory.add(kind, item)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn described(verb: &str, resource: &ApiResource, namespace: Option<&str>) -> String {
+    let name = match resource.group.as_str() {
+        "" => resource.plural.clone(),
+        g => format!("{}.{g}", resource.plural),
+    };
+    match namespace {
+        Some(ns) => format!("{verb} {name} in namespace {ns}"),
+        None => format!("{verb} {name} in all namespaces"),
+    }
+}
+
+fn refused(what: String, e: kube::Error) -> ClusterError {
+    match e {
+        kube::Error::Api(ref status) if status.code == 403 => ClusterError::Forbidden {
+            what,
+            message: status.message.clone(),
+        },
+        source => ClusterError::Api { what, source },
+    }
+}
+
+async fn list(
+    client: &Client,
+    namespace: Option<&str>,
+    resource: &ApiResource,
+    deadline: &Deadline,
+) -> Result<Vec<serde_json::Value>, ClusterError> {
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+        None => Api::all_with(client.clone(), resource),
+    };
+    let what = described("list", resource, namespace);
+    let mut params = ListParams::default().limit(PAGE);
+    let mut items = Vec::new();
+    loop {
+        let page = deadline
+            .within(&format!("the API server ({what})"), api.list(&params))
+            .await?
+            .map_err(|e| refused(what.clone(), e))?;
+        for item in page.items {
+            items.push(serde_json::to_value(item).map_err(|e| BadObject {
+                kind: resource.kind.clone(),
+                name: String::new(),
+                problem: e.to_string(),
+            })?);
+        }
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => break,
+        }
+    }
+    Ok(items)
+}
+
+/// Read the ConfigMaps `names` of `namespace` that gates take their configuration from. One
+/// that may not be read or does not exist is recorded as such, not an error: only that
+/// gate's part is not shown.
+pub async fn config_maps(
+    client: &Client,
+    namespace: &str,
+    names: &[String],
+    deadline: &Deadline,
+    inventory: &mut Inventory,
+) -> Result<(), ClusterError> {
+    let resource = resource("ConfigMap", "", "v1", "configmaps");
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    for name in names {
+        if inventory.config_map(namespace, name).is_some() {
+            continue;
+        }
+        let what = format!("get configmap {name} in namespace {namespace}");
+        let got = deadline
+            .within(&format!("the API server ({what})"), api.get_opt(name))
+            .await?;
+        let key = format!("{namespace}/{name}");
+        match got {
+            Ok(Some(cm)) => {
+                let value = serde_json::to_value(cm).map_err(|e| BadObject {
+                    kind: "ConfigMap".into(),
+                    name: name.clone(),
+                    problem: e.to_string(),
+                })?;
+                inventory.add("ConfigMap", value)?;
+            }
+            Ok(None) => {
+                inventory
+                    .unreadable_config_maps
+                    .insert(key, "it does not exist".into());
+            }
+            Err(kube::Error::Api(status)) if status.code == 403 => {
+                inventory.unreadable_config_maps.insert(
+                    key,
+                    "access denied: grant get on configmaps to read it".into(),
+                );
+            }
+            Err(e) => return Err(refused(what, e)),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,470 @@
+//! The graph as text for people, DOT for Graphviz, Mermaid for markdown, JSON for tools. All
+//! four show the same nodes, edges and findings, in the same order.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde_json::{Value, json};
+
+use super::analysis::{Analysis, FindingKind};
+use super::objects::Inventory;
+use super::resolve::Supply;
+
+/// How the graph is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Findings, then the startup order, for a terminal or a CI log.
+    Text,
+    /// Graphviz: `depwait graph --output dot | dot -Tsvg > startup.svg`.
+    Dot,
+    /// A Mermaid flowchart, which GitHub and GitLab render in markdown.
+    Mermaid,
+    /// One JSON document: nodes, edges, findings, waves.
+    Json,
+}
+
+/// A node of the drawing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Node {
+    /// A workload (inventory index).
+    Workload(usize),
+    /// Something outside the graph.
+    External(String),
+    /// What a dependency nothing satisfies would need.
+    Missing(String),
+}
+
+/// One edge of the drawing: a waiting workload, what it waits for, by which dependency.
+struct Edge {
+    from: usize,
+    to: usize,
+    dependency: String,
+    container: String,
+    hard: bool,
+    cycle: bool,
+}
+
+/// The nodes and edges, in a stable order: workloads by namespace, kind and name, then
+/// what is outside, then what is missing.
+struct Drawing {
+    nodes: Vec<Node>,
+    edges: Vec<Edge>,
+}
+
+impl Drawing {
+    fn of(analysis: &Analysis) -> Self {
+        let mut shown: Vec<usize> = analysis.gates.keys().copied().collect();
+        for need in &analysis.needs {
+            if let Supply::Workloads { suppliers, .. } = &need.supply {
+                shown.extend(suppliers.iter().map(|(s, _)| *s));
+            }
+        }
+        shown.sort();
+        shown.dedup();
+        let index_of: BTreeMap<usize, usize> =
+            shown.iter().enumerate().map(|(i, &w)| (w, i)).collect();
+        let mut others: Vec<Node> = Vec::new();
+        // (from, Ok(workload node) | Err(outside node), ...) until the outside nodes are
+        // numbered after the workloads.
+        let mut pending = Vec::new();
+        for (n, need) in analysis.needs.iter().enumerate() {
+            let dependency = need.dependency.to_string();
+            let from = index_of[&need.from];
+            match &need.supply {
+                Supply::Workloads { suppliers, min } => {
+                    for (s, _) in suppliers {
+                        let cycle = analysis.cycle_edges.contains(&(n, *s));
+                        let hard = is_hard(*s, suppliers, *min);
+                        pending.push((from, Ok(index_of[s]), dependency.clone(), n, hard, cycle));
+                    }
+                }
+                Supply::External(text) | Supply::OutOfScope(text) => {
+                    let at = place(&mut others, Node::External(text.clone()));
+                    pending.push((from, Err(at), dependency, n, false, false));
+                }
+                Supply::Nothing(text) => {
+                    let at = place(&mut others, Node::Missing(format!("{dependency}: {text}")));
+                    pending.push((from, Err(at), dependency, n, true, false));
+                }
+            }
+        }
+        let base = shown.len();
+        let edges = pending
+            .into_iter()
+            .map(|(from, to, dependency, n, hard, cycle)| Edge {
+                from,
+                to: to.unwrap_or_else(|outside| base + outside),
+                dependency,
+                container: analysis.needs[n].container.clone(),
+                hard,
+                cycle,
+            })
+            .collect();
+        let mut nodes: Vec<Node> = shown.into_iter().map(Node::Workload).collect();
+        nodes.extend(others);
+        Drawing { nodes, edges }
+    }
+}
+
+fn place(list: &mut Vec<Node>, node: Node) -> usize {
+    match list.iter().position(|n| *n == node) {
+        Some(i) => i,
+        None => {
+            list.push(node);
+            list.len() - 1
+        }
+    }
+}
+
+fn is_hard(s: usize, suppliers: &[(usize, Option<u32>)], min: Option<u32>) -> bool {
+    match min {
+        None => true,
+        Some(min) => suppliers
+            .iter()
+            .filter(|(o, _)| *o != s)
+            .map(|(_, n)| *n)
+            .sum::<Option<u32>>()
+            .is_some_and(|n| n < min),
+    }
+}
+
+/// Write the graph in `format`.
+pub fn render(format: Format, inventory: &Inventory, analysis: &Analysis) -> String {
+    match format {
+        Format::Text => text(inventory, analysis),
+        Format::Dot => dot(inventory, analysis),
+        Format::Mermaid => mermaid(inventory, analysis),
+        Format::Json => {
+            let mut out = serde_json::to_string_pretty(&to_json(inventory, analysis))
+                .expect("a JSON value serializes");
+            out.push('\n');
+            out
+        }
+    }
+}
+
+fn wave_label(analysis: &Analysis, w: usize) -> String {
+    match analysis.waves[w] {
+        Some(n) => format!("wave {n}"),
+        None => "never starts".into(),
+    }
+}
+
+fn label(inventory: &Inventory, node: &Node) -> String {
+    match node {
+        Node::Workload(w) => inventory.workloads[*w].id(),
+        Node::External(t) => t.clone(),
+        Node::Missing(t) => format!("nothing: {t}"),
+    }
+}
+
+fn text(inventory: &Inventory, analysis: &Analysis) -> String {
+    let id = |w: usize| inventory.workloads[w].id();
+    let mut out = String::new();
+    let gated = analysis.gates.len();
+    let deps = analysis.needs.len();
+    let _ = writeln!(
+        out,
+        "depwait graph: {} read, {gated} gated by depwait, {}",
+        plural(inventory.workloads.len(), "workload"),
+        plural(deps, "dependency"),
+    );
+    for f in &analysis.findings {
+        out.push('\n');
+        let heading = f.kind.name().to_uppercase();
+        match f.kind {
+            FindingKind::Cycle => {
+                let mut path = String::new();
+                for (i, (w, dep)) in f.path.iter().enumerate() {
+                    if i + 1 == f.path.len() {
+                        let _ = write!(path, "{}", id(*w));
+                    } else {
+                        let _ = write!(path, "{} --[{dep}]--> ", id(*w));
+                    }
+                }
+                let _ = writeln!(out, "{heading}  {path}");
+            }
+            _ => {
+                let dep = f
+                    .dependency
+                    .as_ref()
+                    .map(|d| format!(" [{d}]"))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "{heading}  {}{dep}", id(f.workload));
+            }
+        }
+        let _ = writeln!(out, "  {}", f.text);
+    }
+    out.push_str("\nstartup order (a cold start):\n");
+    let drawing = Drawing::of(analysis);
+    let mut by_wave: BTreeMap<Option<usize>, Vec<usize>> = BTreeMap::new();
+    for node in &drawing.nodes {
+        if let Node::Workload(w) = node {
+            by_wave.entry(analysis.waves[*w]).or_default().push(*w);
+        }
+    }
+    if by_wave.is_empty() {
+        out.push_str("  (no workload is gated by depwait)\n");
+    }
+    for (wave, list) in by_wave
+        .iter()
+        .filter(|(k, _)| k.is_some())
+        .chain(by_wave.get_key_value(&None))
+    {
+        let name = match wave {
+            Some(n) => format!("wave {n}"),
+            None => "never".into(),
+        };
+        for (i, w) in list.iter().enumerate() {
+            let head = if i == 0 { name.as_str() } else { "" };
+            let waits: Vec<String> = drawing
+                .edges
+                .iter()
+                .filter(|e| drawing.nodes[e.from] == Node::Workload(*w))
+                .map(|e| match &drawing.nodes[e.to] {
+                    Node::Missing(_) => format!("[{}], which nothing satisfies", e.dependency),
+                    node => label(inventory, node),
+                })
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let waits = match waits.is_empty() {
+                true => String::new(),
+                false => format!("  waits for {}", waits.join(", ")),
+            };
+            let _ = writeln!(out, "  {head:<7} {}{waits}", id(*w));
+        }
+    }
+    let errors: Vec<_> = analysis
+        .findings
+        .iter()
+        .filter(|f| f.kind.is_error())
+        .collect();
+    let warnings = analysis.findings.len() - errors.len();
+    out.push('\n');
+    if errors.is_empty() {
+        out.push_str("no cycle, no self-wait, no unsatisfiable dependency");
+    } else {
+        let mut counts: BTreeMap<FindingKind, usize> = BTreeMap::new();
+        for f in &errors {
+            *counts.entry(f.kind).or_default() += 1;
+        }
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(k, n)| format!("{n} {}", k.name()))
+            .collect();
+        let _ = write!(
+            out,
+            "{}: {}",
+            plural(errors.len(), "problem"),
+            parts.join(", ")
+        );
+    }
+    if warnings > 0 {
+        let _ = write!(out, " ({warnings} not judged)");
+    }
+    out.push('\n');
+    out
+}
+
+/// `1 workload`, `2 workloads`, `2 dependencies`.
+fn plural(n: usize, word: &str) -> String {
+    match (n, word.strip_suffix('y')) {
+        (1, _) => format!("1 {word}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        (_, None) => format!("{n} {word}s"),
+    }
+}
+
+fn dot_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn dot(inventory: &Inventory, analysis: &Analysis) -> String {
+    let drawing = Drawing::of(analysis);
+    let mut out = String::from(
+        "digraph depwait {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
+    );
+    for (i, node) in drawing.nodes.iter().enumerate() {
+        let name = dot_escape(&label(inventory, node));
+        let attrs = match node {
+            Node::Workload(w) => {
+                let wave = wave_label(analysis, *w);
+                match analysis.waves[*w] {
+                    Some(_) => format!("label=\"{name}\\n{wave}\""),
+                    None => format!(
+                        "label=\"{name}\\n{wave}\", color=\"#cc0000\", fontcolor=\"#cc0000\""
+                    ),
+                }
+            }
+            Node::External(_) => format!("label=\"{name}\", shape=ellipse, style=dashed"),
+            Node::Missing(_) => {
+                format!("label=\"{name}\", shape=octagon, color=\"#cc0000\", fontcolor=\"#cc0000\"")
+            }
+        };
+        let _ = writeln!(out, "  n{i} [{attrs}];");
+    }
+    for e in &drawing.edges {
+        let mut attrs = format!("label=\"{}\"", dot_escape(&e.dependency));
+        if e.cycle || matches!(drawing.nodes[e.to], Node::Missing(_)) {
+            attrs.push_str(", color=\"#cc0000\", fontcolor=\"#cc0000\", penwidth=2");
+        } else if !e.hard {
+            attrs.push_str(", style=dashed");
+        }
+        let _ = writeln!(out, "  n{} -> n{} [{attrs}];", e.from, e.to);
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn mermaid_escape(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            '"' => out.push_str("#quot;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn mermaid(inventory: &Inventory, analysis: &Analysis) -> String {
+    let drawing = Drawing::of(analysis);
+    let mut out = String::from("flowchart LR\n");
+    let mut never = Vec::new();
+    for (i, node) in drawing.nodes.iter().enumerate() {
+        let name = mermaid_escape(&label(inventory, node));
+        let _ = match node {
+            Node::Workload(w) => {
+                if analysis.waves[*w].is_none() {
+                    never.push(format!("n{i}"));
+                }
+                writeln!(out, "  n{i}[\"{name}<br/>{}\"]", wave_label(analysis, *w))
+            }
+            Node::External(_) => writeln!(out, "  n{i}([\"{name}\"])"),
+            Node::Missing(_) => {
+                never.push(format!("n{i}"));
+                writeln!(out, "  n{i}{{{{\"{name}\"}}}}")
+            }
+        };
+    }
+    let mut red = Vec::new();
+    let mut dashed = Vec::new();
+    for (k, e) in drawing.edges.iter().enumerate() {
+        let arrow = if e.hard { "-->" } else { "-.->" };
+        let _ = writeln!(
+            out,
+            "  n{} {arrow}|\"{}\"| n{}",
+            e.from,
+            mermaid_escape(&e.dependency),
+            e.to
+        );
+        if e.cycle || matches!(drawing.nodes[e.to], Node::Missing(_)) {
+            red.push(k.to_string());
+        } else if !e.hard {
+            dashed.push(k);
+        }
+    }
+    if !never.is_empty() {
+        out.push_str("  classDef never stroke:#cc0000,color:#cc0000\n");
+        let _ = writeln!(out, "  class {} never", never.join(","));
+    }
+    if !red.is_empty() {
+        let _ = writeln!(
+            out,
+            "  linkStyle {} stroke:#cc0000,stroke-width:2px",
+            red.join(",")
+        );
+    }
+    out
+}
+
+fn to_json(inventory: &Inventory, analysis: &Analysis) -> Value {
+    let drawing = Drawing::of(analysis);
+    let node_id = |i: usize| match &drawing.nodes[i] {
+        Node::Workload(w) => inventory.workloads[*w].id(),
+        Node::External(_) | Node::Missing(_) => format!("n{i}"),
+    };
+    let nodes: Vec<Value> = drawing
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| match node {
+            Node::Workload(w) => {
+                let wl = &inventory.workloads[*w];
+                json!({
+                    "id": wl.id(),
+                    "type": "workload",
+                    "namespace": wl.namespace,
+                    "kind": wl.kind.name(),
+                    "name": wl.name,
+                    "replicas": wl.replicas,
+                    "gated": analysis.gates.contains_key(w),
+                    "wave": analysis.waves[*w],
+                })
+            }
+            Node::External(t) => json!({"id": node_id(i), "type": "external", "label": t}),
+            Node::Missing(t) => json!({"id": node_id(i), "type": "missing", "label": t}),
+        })
+        .collect();
+    let edges: Vec<Value> = drawing
+        .edges
+        .iter()
+        .map(|e| {
+            json!({
+                "from": node_id(e.from),
+                "to": node_id(e.to),
+                "dependency": e.dependency,
+                "container": e.container,
+                "hard": e.hard,
+                "cycle": e.cycle,
+            })
+        })
+        .collect();
+    let id = |w: usize| inventory.workloads[w].id();
+    let findings: Vec<Value> = analysis
+        .findings
+        .iter()
+        .map(|f| {
+            let mut v = json!({
+                "kind": f.kind.name(),
+                "error": f.kind.is_error(),
+                "workload": id(f.workload),
+                "dependency": f.dependency,
+                "text": f.text,
+            });
+            if !f.path.is_empty() {
+                v["path"] = f
+                    .path
+                    .iter()
+                    .map(|(w, d)| json!({"workload": id(*w), "dependency": d}))
+                    .collect();
+            }
+            v
+        })
+        .collect();
+    let mut waves: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut never = Vec::new();
+    for node in &drawing.nodes {
+        if let Node::Workload(w) = node {
+            match analysis.waves[*w] {
+                Some(n) => waves.entry(n).or_default().push(id(*w)),
+                None => never.push(id(*w)),
+            }
+        }
+    }
+    json!({
+        "nodes": nodes,
+        "edges": edges,
+        "findings": findings,
+        "waves": waves.into_values().collect::<Vec<_>>(),
+        "never": never,
+        "ok": !analysis.findings.iter().any(|f| f.kind.is_error()),
+    })
+}

@@ -1,0 +1,430 @@
+//! `depwait graph`: every scenario of tests/graph/*.yaml read from the manifests (against a
+//! golden report) and from the real test API server after `kubectl apply` of the same
+//! manifests (the same report); the DOT, Mermaid and JSON outputs as goldens, DOT read back by
+//! Graphviz and Mermaid by Mermaid's own parser; exit codes 2 and 3; and the ClusterRole
+//! `depwait rbac --for-graph` prints being all it needs.
+//!
+//! `UPDATE_GOLDEN=1 cargo test --test graph` rewrites the goldens from the current output, for
+//! a reviewer to read in the diff.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{Depwait, Finished, LIMIT, TestEnv, User};
+
+/// Each scenario and the exit code its report must end with.
+const SCENARIOS: &[(&str, i32)] = &[
+    ("chain", 0),
+    ("fan-in", 0),
+    ("kinds", 0),
+    ("seed-dict", 0),
+    ("precheck-args", 0),
+    ("quorum-breaks-cycle", 0),
+    ("config-from-configmap", 0),
+    ("cycle-two", 1),
+    ("cycle-three", 1),
+    ("statefulset-self-wait", 1),
+    ("selector-typo", 1),
+    ("quorum-too-large", 1),
+];
+
+/// Scenarios read from manifests only (what they show needs a newer server than 1.20).
+const MANIFEST_ONLY: &[(&str, i32)] = &[("native-sidecar", 0)];
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graph")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    dir().join(format!("{name}.yaml"))
+}
+
+/// `depwait graph ARGS` on manifests: no API server is started or asked.
+fn graph(args: &[&str]) -> Finished {
+    let mut argv = vec!["graph"];
+    argv.extend_from_slice(args);
+    Depwait::new().offline().args(argv).run_blocking(LIMIT)
+}
+
+/// Compare `actual` with the golden file `name`, or write it under `UPDATE_GOLDEN=1`.
+fn golden(name: &str, actual: &str) {
+    let path = dir().join("golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    assert_eq!(
+        actual,
+        expected,
+        "{} differs (UPDATE_GOLDEN=1 rewrites it; read the diff)",
+        path.display()
+    );
+}
+
+#[test]
+fn every_scenario_gives_its_golden_report_from_manifests() {
+    for &(name, code) in SCENARIOS.iter().chain(MANIFEST_ONLY) {
+        let out = graph(&["-f", fixture(name).to_str().unwrap()]);
+        assert_eq!(out.code, Some(code), "{name}: {out:?}");
+        golden(&format!("{name}.txt"), &out.stdout);
+    }
+}
+
+/// One drawing per format, of the scenarios that use every kind of node and edge: a cycle, a
+/// self-wait, something missing, something outside, a quorum.
+#[test]
+fn dot_mermaid_and_json_are_golden() {
+    let files: Vec<String> = [
+        "cycle-three",
+        "statefulset-self-wait",
+        "selector-typo",
+        "precheck-args",
+        "fan-in",
+    ]
+    .iter()
+    .map(|n| fixture(n).to_str().unwrap().to_string())
+    .collect();
+    for (format, ext) in [("dot", "dot"), ("mermaid", "mmd"), ("json", "json")] {
+        let mut args = vec!["--output", format];
+        for f in &files {
+            args.extend(["-f", f.as_str()]);
+        }
+        let out = graph(&args);
+        assert_eq!(out.code, Some(1), "{format}: {out:?}");
+        golden(&format!("combined.{ext}"), &out.stdout);
+        if format == "json" {
+            let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+            let kinds: Vec<&str> = v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["kind"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                kinds,
+                ["cycle", "self-wait", "unsatisfiable"],
+                "most serious first"
+            );
+            assert_eq!(v["ok"], false);
+        }
+    }
+}
+
+/// Graphviz itself reads every scenario's DOT (installed by scripts/graph-tools.sh).
+#[test]
+fn graphviz_reads_every_dot_output() {
+    let dot = tool("dot");
+    for &(name, _) in SCENARIOS {
+        let out = graph(&["-o", "dot", "-f", fixture(name).to_str().unwrap()]);
+        let svg = pipe(Command::new(&dot).arg("-Tsvg"), &out.stdout);
+        assert!(svg.contains("<svg"), "{name}: {svg}");
+    }
+}
+
+/// Mermaid's own parser (mermaid.parse, headless) accepts every scenario's flowchart.
+#[test]
+fn mermaid_parses_every_mermaid_output() {
+    let node = tool("node");
+    let script = dir().join("mermaid-parse.mjs");
+    for &(name, _) in SCENARIOS {
+        let out = graph(&["-o", "mermaid", "-f", fixture(name).to_str().unwrap()]);
+        let answer = pipe(
+            Command::new(&node)
+                .arg(&script)
+                .env("NODE_PATH", tools_dir().join("node_modules")),
+            &out.stdout,
+        );
+        assert_eq!(answer.trim(), "flowchart-v2", "{name}: {}", out.stdout);
+    }
+}
+
+#[test]
+fn a_manifest_that_does_not_parse_is_exit_2_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "kind: Deployment\nmetadata:\n  name: a\n  labels: {x: [\n",
+    )
+    .unwrap();
+    let out = graph(&["-f", bad.to_str().unwrap()]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("bad.yaml: not a YAML or JSON manifest"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("line "), "{out:?}");
+    let out = graph(&["-f", dir.path().join("missing.yaml").to_str().unwrap()]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("missing.yaml: cannot read it"),
+        "{out:?}"
+    );
+}
+
+/// A folder reads its manifests in name order, and `-` reads standard input.
+#[test]
+fn folders_and_standard_input_are_read() {
+    let out = graph(&["-f", dir().to_str().unwrap()]);
+    // Every scenario at once: their problems add up.
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stdout.contains("CYCLE"), "{}", out.stdout);
+    let text = std::fs::read_to_string(fixture("chain")).unwrap();
+    let piped = pipe(
+        Command::new(env!("CARGO_BIN_EXE_depwait")).args(["graph", "-f", "-"]),
+        &text,
+    );
+    let from_file = graph(&["-f", fixture("chain").to_str().unwrap()]);
+    assert_eq!(piped, from_file.stdout);
+}
+
+/// The gate's secrets never reach the output: a URL's password and a shell command's token.
+#[test]
+fn no_secret_of_a_gate_is_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secret.yaml");
+    std::fs::write(
+        &path,
+        r#"
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      initContainers:
+      - {name: a, image: depwait, args: ["--http", "https://u:hunter2@api.example.com/?token=s3cret"]}
+      - {name: b, image: depwait, command: [sh, -c, "TOKEN=hunter2 depwait --pods shop:app=x"]}
+      - {name: c, image: depwait, args: ["--http", "https://u:hunter2@api.example.com:99999/"]}
+"#,
+    )
+    .unwrap();
+    for format in ["text", "dot", "mermaid", "json"] {
+        let out = graph(&["-o", format, "-f", path.to_str().unwrap()]);
+        assert!(
+            !out.stdout.contains("hunter2") && !out.stdout.contains("s3cret"),
+            "{format}: {}",
+            out.stdout
+        );
+        assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+    }
+}
+
+/// What `kubectl apply` of a scenario into fresh namespaces gives, read back from the server,
+/// is the report the same manifests give from disk.
+#[tokio::test]
+async fn the_cluster_gives_the_same_report_as_its_manifests() {
+    let env = TestEnv::get();
+    for &(name, code) in SCENARIOS {
+        let shop = env.namespace("shop").await;
+        let db = env.namespace("db").await;
+        let text = renamed(&std::fs::read_to_string(fixture(name)).unwrap(), &shop, &db);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&file, &text).unwrap();
+        kubectl_apply(env, &file);
+        let from_disk = Depwait::new()
+            .offline()
+            .args(["graph", "-f", file.to_str().unwrap()])
+            .run(LIMIT)
+            .await;
+        let from_cluster = Depwait::new()
+            .args(["graph", "-n", &shop, "-n", &db])
+            .run(LIMIT)
+            .await;
+        assert_eq!(from_cluster.code, Some(code), "{name}: {from_cluster:?}");
+        assert_eq!(from_cluster.stdout, from_disk.stdout, "{name}");
+        // And both are the golden report, in these namespaces.
+        let expected = std::fs::read_to_string(dir_golden(name)).unwrap();
+        assert_eq!(
+            from_cluster.stdout,
+            renamed(&expected, &shop, &db),
+            "{name}"
+        );
+    }
+}
+
+/// Without list rights graph is exit 3 and names what it may not list; with only the
+/// ClusterRole `depwait rbac --for-graph` prints, it reads everything it needs.
+#[tokio::test]
+async fn graph_needs_the_for_graph_cluster_role_and_no_more() {
+    let env = TestEnv::get();
+    let denied = Depwait::new()
+        .user(User::Alice)
+        .args(["graph", "-n", "default"])
+        .run(LIMIT)
+        .await;
+    assert_eq!(denied.code, Some(3), "{denied:?}");
+    assert!(
+        denied.stderr.contains("access denied: may not list"),
+        "{denied:?}"
+    );
+    assert!(
+        denied.stderr.contains("depwait rbac --for-graph"),
+        "{denied:?}"
+    );
+
+    let ns = env.namespace("auditor").await;
+    let sa = format!("{ns}/auditor");
+    kubectl_stdin(
+        env,
+        &format!(
+            "{{\"apiVersion\": \"v1\", \"kind\": \"ServiceAccount\", \"metadata\": {{\"name\": \"auditor\", \"namespace\": \"{ns}\"}}}}"
+        ),
+    );
+    let rbac = Depwait::new()
+        .offline()
+        .args(["rbac", "--for-graph", "--service-account", &sa])
+        .run(LIMIT)
+        .await;
+    assert_eq!(rbac.code, Some(0), "{rbac:?}");
+    kubectl_stdin(env, &rbac.stdout);
+    let shop = env.namespace("shop").await;
+    let db = env.namespace("db").await;
+    let text = renamed(
+        &std::fs::read_to_string(fixture("chain")).unwrap(),
+        &shop,
+        &db,
+    );
+    kubectl_stdin(env, &text);
+    let token = env.service_account_token(&ns, "auditor").await;
+    let kubeconfig = env.token_kubeconfig(&token);
+    // The authorizer's cache takes the new binding within a moment: retried, not slept.
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let out = Depwait::new()
+            .kubeconfig(kubeconfig.clone())
+            .args(["graph", "-n", &shop, "-n", &db])
+            .run(LIMIT)
+            .await;
+        if out.code == Some(0) {
+            assert!(
+                out.stdout.contains(&format!("{shop}/Deployment/web")),
+                "{out:?}"
+            );
+            break;
+        }
+        assert_eq!(out.code, Some(3), "{out:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ClusterRole never sufficed: {out:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+fn dir_golden(name: &str) -> PathBuf {
+    dir().join("golden").join(format!("{name}.txt"))
+}
+
+/// The scenario's namespaces `shop` and `db` renamed (wherever a namespace is written: fields,
+/// `db/mysql`, `db:app=zk`, `mysql-0.mysql.db`).
+fn renamed(text: &str, shop: &str, db: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        out.push_str(match word.as_str() {
+            "shop" => shop,
+            "db" => db,
+            w => w,
+        });
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+fn kubectl_apply(env: &TestEnv, file: &Path) {
+    let out = Command::new(env.kubectl())
+        .arg("--kubeconfig")
+        .arg(env.kubeconfig(User::Admin))
+        .args(["apply", "-f"])
+        .arg(file)
+        .output()
+        .expect("run kubectl apply");
+    assert!(
+        out.status.success(),
+        "kubectl apply -f {} failed:\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn kubectl_stdin(env: &TestEnv, yaml: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("objects.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    kubectl_apply(env, &file);
+}
+
+/// Where scripts/graph-tools.sh installs Graphviz's and Mermaid's checkers.
+fn tools_dir() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/root".into());
+    std::env::var_os("DEPWAIT_GRAPH_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".cache/depwait/graph-tools"))
+}
+
+/// `name` on PATH, after scripts/graph-tools.sh has installed what is missing (once per test
+/// binary; it finds its cache on later runs).
+fn tool(name: &str) -> PathBuf {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/graph-tools.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .env("DEPWAIT_GRAPH_TOOLS", tools_dir())
+            .output()
+            .expect("run scripts/graph-tools.sh");
+        assert!(
+            out.status.success(),
+            "scripts/graph-tools.sh failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is not on PATH after scripts/graph-tools.sh"))
+}
+
+/// Run `command` with `input` on stdin; its stdout. Panics with its stderr if it fails.
+fn pipe(command: &mut Command, input: &str) -> String {
+    use std::io::Write;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
