@@ -71,6 +71,77 @@ pub async fn run(
     color: bool,
     deadline: Deadline,
 ) -> (ExitCode, String) {
+    let judged = match judge(dependencies, client, deadline).await {
+        Ok(judged) => judged,
+        Err(error) => {
+            return (
+                ExitCode::ApiError,
+                format!("depwait: {}\n", crate::text::Escaped(error)),
+            );
+        }
+    };
+    let mut rows = vec![[
+        "DEPENDENCY".to_string(),
+        "STATE".into(),
+        "READY".into(),
+        "DETAIL".into(),
+    ]];
+    for j in &judged.judgements {
+        let first = j.details.first().cloned().unwrap_or_default();
+        rows.push([
+            j.dependency.to_string(),
+            j.state_name().into(),
+            j.counts.clone(),
+            first,
+        ]);
+        for more in j.details.iter().skip(1) {
+            rows.push([String::new(), String::new(), String::new(), more.clone()]);
+        }
+    }
+    (judged.code, table(&rows, color))
+}
+
+/// One dependency as one look found it.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    /// The dependency.
+    pub dependency: Dependency,
+    /// Its state.
+    pub state: State,
+    /// `2/3`, `2/3 (min 2)`, or `-` when nothing was counted.
+    pub counts: String,
+    /// Why not ready (a line per pod that is not), or what it is; empty when all is said.
+    pub details: Vec<String>,
+}
+
+impl Judgement {
+    /// The state as the table shows it.
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            State::Ready => "READY",
+            State::Failed => "FAILED",
+            State::ApiError => "ERROR",
+            State::NotReady => "NOT READY",
+        }
+    }
+}
+
+/// Every dependency judged once, and the exit code that means.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// In the order given.
+    pub judgements: Vec<Judgement>,
+    /// 0 all ready, 1 not, 4 a Job failed.
+    pub code: ExitCode,
+}
+
+/// [`run`]'s judging, without the table: for `depwait graph --status` too. An error waiting
+/// cannot fix (a 403) is the `Err`.
+pub async fn judge(
+    dependencies: Vec<Dependency>,
+    client: Option<Client>,
+    deadline: Deadline,
+) -> Result<Judged, FatalApiError> {
     let (mut board, keys) = Board::new(dependencies);
     let discovery = Discovery::default();
     let mut lists = Lists {
@@ -95,12 +166,7 @@ pub async fn run(
             }
             Answer::Probe(status) => board.set_probe(index, status),
             // The same judgement as the waiter's: a 403 is an answer, a 503 is not.
-            Answer::Fatal(error) => {
-                return (
-                    ExitCode::ApiError,
-                    format!("depwait: {}\n", crate::text::Escaped(error)),
-                );
-            }
+            Answer::Fatal(error) => return Err(error),
             Answer::Failing(reason) => board.set_phase(index, Phase::Failing(reason)),
         }
     }
@@ -116,19 +182,12 @@ pub async fn run(
     }
     board.settle(&mut touched, &mut lists, |_, _| {});
 
-    let mut rows = vec![[
-        "DEPENDENCY".to_string(),
-        "STATE".into(),
-        "READY".into(),
-        "DETAIL".into(),
-    ]];
+    let mut judgements = Vec::new();
     for (index, (dep, readiness)) in board.judged().enumerate() {
         let counted = format!("{}/{}", readiness.ready_objects, readiness.counted_objects);
-        let (state, counts) = match readiness.state {
-            State::Ready => ("READY", counted),
-            State::Failed => ("FAILED", "-".to_string()),
-            State::ApiError => ("ERROR", "-".to_string()),
-            State::NotReady => ("NOT READY", counted),
+        let counts = match readiness.state {
+            State::Ready | State::NotReady => counted,
+            State::Failed | State::ApiError => "-".to_string(),
         };
         let min = match &dep.target {
             Target::Pods { min, .. } => *min,
@@ -164,11 +223,12 @@ pub async fn run(
         if details.is_empty() && !readiness.is_ready() || pods.is_none() {
             details = vec![readiness.detail().into_owned()];
         }
-        let first = details.first().cloned().unwrap_or_default();
-        rows.push([dep.to_string(), state.into(), counts, first]);
-        for more in details.iter().skip(1) {
-            rows.push([String::new(), String::new(), String::new(), more.clone()]);
-        }
+        judgements.push(Judgement {
+            dependency: dep.clone(),
+            state: readiness.state,
+            counts,
+            details,
+        });
     }
     let code = if board.all_ready() {
         ExitCode::Ready
@@ -177,7 +237,7 @@ pub async fn run(
     } else {
         ExitCode::TimedOut
     };
-    (code, table(&rows, color))
+    Ok(Judged { judgements, code })
 }
 
 /// One list of a watched set, or one probe answer, by `deadline`.

@@ -428,3 +428,104 @@ fn pipe(command: &mut Command, input: &str) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// `--status` shows what is true now, as `depwait check` says it: each dependency and each
+/// workload, Ready or not and why, and follows the cluster when it changes.
+#[tokio::test]
+async fn status_shows_what_everyone_waits_on_now() {
+    let env = TestEnv::get();
+    let shop = env.namespace("shop").await;
+    let db = env.namespace("db").await;
+    let text = renamed(
+        &std::fs::read_to_string(fixture("chain")).unwrap(),
+        &shop,
+        &db,
+    );
+    kubectl_stdin(env, &text);
+    // The StatefulSet's pods as its controller and the kubelet would leave them: one Ready,
+    // one not; the Service's EndpointSlice says the same.
+    for pod in ["mysql-0", "mysql-1"] {
+        // Owned by the StatefulSet, as its controller makes them: not bare pods of their own.
+        kubectl_stdin(
+            env,
+            &serde_json::json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod, "namespace": db, "labels": {"app": "mysql"},
+                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet",
+                        "name": "mysql", "uid": "00000000-0000-0000-0000-000000000001",
+                        "controller": true}]},
+                "spec": {"containers": [{"name": "app", "image": "example.invalid/app:1"}]},
+            })
+            .to_string(),
+        );
+    }
+    env.set_pod_ready(&db, "mysql-0", true).await;
+    env.set_pod_ready(&db, "mysql-1", false).await;
+    env.set_endpoint_slice(
+        &db,
+        "mysql",
+        "mysql-x",
+        &[(Some("mysql-0"), true), (Some("mysql-1"), false)],
+    )
+    .await;
+    let status = |format: &'static str| {
+        let (shop, db) = (shop.clone(), db.clone());
+        async move {
+            Depwait::new()
+                .args(["graph", "--status", "-o", format, "-n", &shop, "-n", &db])
+                .run(LIMIT)
+                .await
+        }
+    };
+    let out = status("text").await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    for line in [
+        format!(
+            "wave 0  {db}/StatefulSet/mysql  [NOT READY 1/2: mysql-1: container app not ready]"
+        ),
+        format!("{shop}/Deployment/api  [service {db}/mysql (min 2)]  NOT READY 1/2"),
+        format!("{shop}/Deployment/web  [{shop} app=api]  NOT READY 0/0"),
+    ] {
+        assert!(out.stdout.contains(&line), "{line}\n{out:?}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&status("json").await.stdout).unwrap();
+    let mysql = json["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == format!("{db}/StatefulSet/mysql"))
+        .unwrap();
+    assert_eq!(mysql["status"]["state"], "NOT READY", "{json}");
+
+    env.set_pod_ready(&db, "mysql-1", true).await;
+    env.set_endpoint_slice(
+        &db,
+        "mysql",
+        "mysql-x",
+        &[(Some("mysql-0"), true), (Some("mysql-1"), true)],
+    )
+    .await;
+    let out = status("text").await;
+    for line in [
+        format!("wave 0  {db}/StatefulSet/mysql  [READY 2/2]"),
+        format!("{shop}/Deployment/api  [service {db}/mysql (min 2)]  READY 2/2"),
+    ] {
+        assert!(out.stdout.contains(&line), "{line}\n{out:?}");
+    }
+    let dot = status("dot").await;
+    assert!(
+        dot.stdout.contains("fillcolor=\"#d4edda\""),
+        "{}",
+        dot.stdout
+    );
+    let svg = pipe(Command::new(tool("dot")).arg("-Tsvg"), &dot.stdout);
+    assert!(svg.contains("<svg"));
+    let mermaid = status("mermaid").await;
+    let answer = pipe(
+        Command::new(tool("node"))
+            .arg(dir().join("mermaid-parse.mjs"))
+            .env("NODE_PATH", tools_dir().join("node_modules")),
+        &mermaid.stdout,
+    );
+    assert_eq!(answer.trim(), "flowchart-v2", "{}", mermaid.stdout);
+}

@@ -29,6 +29,22 @@ pub struct Analysis {
     pub cycle_edges: BTreeSet<(usize, usize)>,
 }
 
+impl Analysis {
+    /// The workloads a drawing shows, in inventory order: the gated ones and every one that
+    /// supplies something.
+    pub fn shown_workloads(&self) -> Vec<usize> {
+        let mut shown: Vec<usize> = self.gates.keys().copied().collect();
+        for need in &self.needs {
+            if let Supply::Workloads { suppliers, .. } = &need.supply {
+                shown.extend(suppliers.iter().map(|(s, _)| *s));
+            }
+        }
+        shown.sort();
+        shown.dedup();
+        shown
+    }
+}
+
 /// One thing found, about one workload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {

@@ -20,6 +20,7 @@ pub mod manifests;
 pub mod objects;
 pub mod render;
 pub mod resolve;
+pub mod status;
 
 use crate::config::DEFAULT_CLUSTER_DOMAIN;
 use crate::deadline::Deadline;
@@ -57,6 +58,11 @@ pub struct GraphArgs {
     /// under any registry and tag (`*/depwait:*`, `depwait`, ...).
     #[arg(long = "image", value_name = "PATTERN")]
     pub images: Vec<String>,
+    /// Colour each workload and dependency by what is true now, judged as `depwait check`
+    /// judges (a live cluster only; reads what check reads: pods, Services' EndpointSlices,
+    /// the objects named).
+    #[arg(long, conflicts_with = "files")]
+    pub status: bool,
     /// How to write the graph.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: Format,
@@ -179,10 +185,11 @@ pub async fn run(args: &GraphArgs) -> Result<(String, GraphExit), GraphError> {
         false => args.images.clone(),
     };
     let mut inventory = Inventory::default();
-    let namespaces: Option<BTreeSet<String>>;
+    let mut namespaces: Option<BTreeSet<String>> = None;
+    let mut client: Option<kube::Client> = None;
     if args.files.is_empty() {
-        let client = crate::client::infer(deadline.instant()).await?;
-        cluster::read(&client, &args.namespaces, &deadline, &mut inventory).await?;
+        let made = crate::client::infer(deadline.instant()).await?;
+        cluster::read(&made, &args.namespaces, &deadline, &mut inventory).await?;
         let mut wanted: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for w in &inventory.workloads {
             let names = gates::config_maps_used(w, &patterns);
@@ -191,29 +198,36 @@ pub async fn run(args: &GraphArgs) -> Result<(String, GraphExit), GraphError> {
             }
         }
         for (namespace, names) in wanted {
-            cluster::config_maps(&client, &namespace, &names, &deadline, &mut inventory).await?;
+            cluster::config_maps(&made, &namespace, &names, &deadline, &mut inventory).await?;
         }
-        namespaces =
-            (!args.namespaces.is_empty()).then(|| args.namespaces.iter().cloned().collect());
+        if !args.namespaces.is_empty() {
+            namespaces = Some(args.namespaces.iter().cloned().collect());
+        }
+        client = Some(made);
     } else {
         manifests::read(&args.files, args.recursive, &mut inventory)?;
-        namespaces = None;
     }
-    Ok(analyse_and_render(
-        inventory,
-        namespaces.as_ref(),
-        &patterns,
-        args,
-    ))
+    let (inventory, analysis) = analyse(inventory, namespaces.as_ref(), &patterns, args);
+    let status = match (&client, args.status) {
+        (Some(client), true) => Some(status::judge(client, &inventory, &analysis, deadline).await),
+        _ => None,
+    };
+    let code = match analysis.findings.iter().any(|f| f.kind.is_error()) {
+        true => GraphExit::Found,
+        false => GraphExit::Clean,
+    };
+    let text = render::render(args.output, &inventory, &analysis, status.as_ref());
+    Ok((text, code))
 }
 
-/// The part after reading, the same for a cluster and for manifests.
-fn analyse_and_render(
+/// The part after reading, the same for a cluster and for manifests: the gates read and
+/// analysed, over the workloads in a stable order.
+fn analyse(
     mut inventory: Inventory,
     namespaces: Option<&BTreeSet<String>>,
     patterns: &[String],
     args: &GraphArgs,
-) -> (String, GraphExit) {
+) -> (Inventory, analysis::Analysis) {
     // The same objects give the same report, whatever order they were read in.
     inventory
         .workloads
@@ -232,9 +246,5 @@ fn analyse_and_render(
         cluster_domain: &args.cluster_domain,
     };
     let analysis = analysis::analyse(&scope, found);
-    let code = match analysis.findings.iter().any(|f| f.kind.is_error()) {
-        true => GraphExit::Found,
-        false => GraphExit::Clean,
-    };
-    (render::render(args.output, &inventory, &analysis), code)
+    (inventory, analysis)
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::analysis::{Analysis, FindingKind};
 use super::objects::Inventory;
 use super::resolve::Supply;
+use super::status::{self, Now, Status};
 
 /// How the graph is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -36,6 +37,8 @@ enum Node {
 
 /// One edge of the drawing: a waiting workload, what it waits for, by which dependency.
 struct Edge {
+    /// The need it draws (an index into the analysis' needs).
+    need: usize,
     from: usize,
     to: usize,
     dependency: String,
@@ -53,14 +56,7 @@ struct Drawing {
 
 impl Drawing {
     fn of(analysis: &Analysis) -> Self {
-        let mut shown: Vec<usize> = analysis.gates.keys().copied().collect();
-        for need in &analysis.needs {
-            if let Supply::Workloads { suppliers, .. } = &need.supply {
-                shown.extend(suppliers.iter().map(|(s, _)| *s));
-            }
-        }
-        shown.sort();
-        shown.dedup();
+        let shown = analysis.shown_workloads();
         let index_of: BTreeMap<usize, usize> =
             shown.iter().enumerate().map(|(i, &w)| (w, i)).collect();
         let mut others: Vec<Node> = Vec::new();
@@ -92,6 +88,7 @@ impl Drawing {
         let edges = pending
             .into_iter()
             .map(|(from, to, dependency, n, hard, cycle)| Edge {
+                need: n,
                 from,
                 to: to.unwrap_or_else(|outside| base + outside),
                 dependency,
@@ -128,14 +125,19 @@ fn is_hard(s: usize, suppliers: &[(usize, Option<u32>)], min: Option<u32>) -> bo
     }
 }
 
-/// Write the graph in `format`.
-pub fn render(format: Format, inventory: &Inventory, analysis: &Analysis) -> String {
+/// Write the graph in `format`; with `status` (`--status`), what is true now too.
+pub fn render(
+    format: Format,
+    inventory: &Inventory,
+    analysis: &Analysis,
+    status: Option<&Status>,
+) -> String {
     match format {
-        Format::Text => text(inventory, analysis),
-        Format::Dot => dot(inventory, analysis),
-        Format::Mermaid => mermaid(inventory, analysis),
+        Format::Text => text(inventory, analysis, status),
+        Format::Dot => dot(inventory, analysis, status),
+        Format::Mermaid => mermaid(inventory, analysis, status),
         Format::Json => {
-            let mut out = serde_json::to_string_pretty(&to_json(inventory, analysis))
+            let mut out = serde_json::to_string_pretty(&to_json(inventory, analysis, status))
                 .expect("a JSON value serializes");
             out.push('\n');
             out
@@ -158,7 +160,7 @@ fn label(inventory: &Inventory, node: &Node) -> String {
     }
 }
 
-fn text(inventory: &Inventory, analysis: &Analysis) -> String {
+fn text(inventory: &Inventory, analysis: &Analysis, status: Option<&Status>) -> String {
     let id = |w: usize| inventory.workloads[w].id();
     let mut out = String::new();
     let gated = analysis.gates.len();
@@ -232,7 +234,23 @@ fn text(inventory: &Inventory, analysis: &Analysis) -> String {
                 true => String::new(),
                 false => format!("  waits for {}", waits.join(", ")),
             };
-            let _ = writeln!(out, "  {head:<7} {}{waits}", id(*w));
+            let now = match workload_now(status, *w) {
+                Some(now) => format!("  [{}]", now.line()),
+                None => String::new(),
+            };
+            let _ = writeln!(out, "  {head:<7} {}{now}{waits}", id(*w));
+        }
+    }
+    if let Some(status) = status {
+        out.push_str("\nnow, each dependency (--status):\n");
+        for (need, now) in analysis.needs.iter().zip(&status.needs) {
+            let _ = writeln!(
+                out,
+                "  {}  [{}]  {}",
+                id(need.from),
+                need.dependency,
+                now.line()
+            );
         }
     }
     let errors: Vec<_> = analysis
@@ -276,13 +294,30 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
+fn workload_now(status: Option<&Status>, w: usize) -> Option<&Now> {
+    status.and_then(|s| s.workloads[w].as_ref())
+}
+
+/// A Mermaid class name for a state.
+fn state_class(now: &Now) -> &'static str {
+    match now.state {
+        "READY" => "ready",
+        "NOT READY" => "waiting",
+        _ => "failing",
+    }
+}
+
+fn now_json(now: &Now) -> Value {
+    json!({"state": now.state, "counts": now.counts, "detail": now.detail})
+}
+
 fn dot_escape(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
 
-fn dot(inventory: &Inventory, analysis: &Analysis) -> String {
+fn dot(inventory: &Inventory, analysis: &Analysis, status: Option<&Status>) -> String {
     let drawing = Drawing::of(analysis);
     let mut out = String::from(
         "digraph depwait {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
@@ -291,13 +326,22 @@ fn dot(inventory: &Inventory, analysis: &Analysis) -> String {
         let name = dot_escape(&label(inventory, node));
         let attrs = match node {
             Node::Workload(w) => {
-                let wave = wave_label(analysis, *w);
-                match analysis.waves[*w] {
-                    Some(_) => format!("label=\"{name}\\n{wave}\""),
-                    None => format!(
-                        "label=\"{name}\\n{wave}\", color=\"#cc0000\", fontcolor=\"#cc0000\""
-                    ),
+                let mut text = format!("{name}\\n{}", wave_label(analysis, *w));
+                let mut attrs = String::new();
+                if let Some(now) = workload_now(status, *w) {
+                    let (fill, stroke) = status::colours(now);
+                    let _ = write!(text, "\\n{}", dot_escape(&now.line()));
+                    let _ = write!(
+                        attrs,
+                        ", style=\"rounded,filled\", fillcolor=\"{fill}\", color=\"{stroke}\""
+                    );
+                } else if analysis.waves[*w].is_none() {
+                    attrs.push_str(", color=\"#cc0000\"");
                 }
+                if analysis.waves[*w].is_none() {
+                    attrs.push_str(", fontcolor=\"#cc0000\"");
+                }
+                format!("label=\"{text}\"{attrs}")
             }
             Node::External(_) => format!("label=\"{name}\", shape=ellipse, style=dashed"),
             Node::Missing(_) => {
@@ -307,7 +351,16 @@ fn dot(inventory: &Inventory, analysis: &Analysis) -> String {
         let _ = writeln!(out, "  n{i} [{attrs}];");
     }
     for e in &drawing.edges {
-        let mut attrs = format!("label=\"{}\"", dot_escape(&e.dependency));
+        let now = status.map(|s| &s.needs[e.need]);
+        let label = match now {
+            Some(now) => format!("{}\n{}", e.dependency, now.state),
+            None => e.dependency.clone(),
+        };
+        let mut attrs = format!("label=\"{}\"", dot_escape(&label));
+        if let Some(now) = now {
+            let (_, stroke) = status::colours(now);
+            let _ = write!(attrs, ", color=\"{stroke}\", fontcolor=\"{stroke}\"");
+        }
         if e.cycle || matches!(drawing.nodes[e.to], Node::Missing(_)) {
             attrs.push_str(", color=\"#cc0000\", fontcolor=\"#cc0000\", penwidth=2");
         } else if !e.hard {
@@ -334,10 +387,11 @@ fn mermaid_escape(text: &str) -> String {
     out
 }
 
-fn mermaid(inventory: &Inventory, analysis: &Analysis) -> String {
+fn mermaid(inventory: &Inventory, analysis: &Analysis, status: Option<&Status>) -> String {
     let drawing = Drawing::of(analysis);
     let mut out = String::from("flowchart LR\n");
     let mut never = Vec::new();
+    let mut by_state: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for (i, node) in drawing.nodes.iter().enumerate() {
         let name = mermaid_escape(&label(inventory, node));
         let _ = match node {
@@ -345,7 +399,21 @@ fn mermaid(inventory: &Inventory, analysis: &Analysis) -> String {
                 if analysis.waves[*w].is_none() {
                     never.push(format!("n{i}"));
                 }
-                writeln!(out, "  n{i}[\"{name}<br/>{}\"]", wave_label(analysis, *w))
+                let now = match workload_now(status, *w) {
+                    Some(now) => {
+                        by_state
+                            .entry(state_class(now))
+                            .or_default()
+                            .push(format!("n{i}"));
+                        format!("<br/>{}", mermaid_escape(&now.line()))
+                    }
+                    None => String::new(),
+                };
+                writeln!(
+                    out,
+                    "  n{i}[\"{name}<br/>{}{now}\"]",
+                    wave_label(analysis, *w)
+                )
             }
             Node::External(_) => writeln!(out, "  n{i}([\"{name}\"])"),
             Node::Missing(_) => {
@@ -355,21 +423,35 @@ fn mermaid(inventory: &Inventory, analysis: &Analysis) -> String {
         };
     }
     let mut red = Vec::new();
-    let mut dashed = Vec::new();
+    let mut coloured: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for (k, e) in drawing.edges.iter().enumerate() {
         let arrow = if e.hard { "-->" } else { "-.->" };
-        let _ = writeln!(
-            out,
-            "  n{} {arrow}|\"{}\"| n{}",
-            e.from,
-            mermaid_escape(&e.dependency),
-            e.to
-        );
+        let now = status.map(|s| &s.needs[e.need]);
+        let label = match now {
+            Some(now) => format!("{}<br/>{}", mermaid_escape(&e.dependency), now.state),
+            None => mermaid_escape(&e.dependency),
+        };
+        let _ = writeln!(out, "  n{} {arrow}|\"{label}\"| n{}", e.from, e.to);
         if e.cycle || matches!(drawing.nodes[e.to], Node::Missing(_)) {
             red.push(k.to_string());
-        } else if !e.hard {
-            dashed.push(k);
+        } else if let Some(now) = now {
+            coloured
+                .entry(status::colours(now).1)
+                .or_default()
+                .push(k.to_string());
         }
+    }
+    for (class, nodes) in &by_state {
+        let (fill, stroke) = match *class {
+            "ready" => ("#d4edda", "#2e7d32"),
+            "waiting" => ("#fff3cd", "#b26a00"),
+            _ => ("#f8d7da", "#cc0000"),
+        };
+        let _ = writeln!(out, "  classDef {class} fill:{fill},stroke:{stroke}");
+        let _ = writeln!(out, "  class {} {class}", nodes.join(","));
+    }
+    for (stroke, edges) in &coloured {
+        let _ = writeln!(out, "  linkStyle {} stroke:{stroke}", edges.join(","));
     }
     if !never.is_empty() {
         out.push_str("  classDef never stroke:#cc0000,color:#cc0000\n");
@@ -385,7 +467,7 @@ fn mermaid(inventory: &Inventory, analysis: &Analysis) -> String {
     out
 }
 
-fn to_json(inventory: &Inventory, analysis: &Analysis) -> Value {
+fn to_json(inventory: &Inventory, analysis: &Analysis, status: Option<&Status>) -> Value {
     let drawing = Drawing::of(analysis);
     let node_id = |i: usize| match &drawing.nodes[i] {
         Node::Workload(w) => inventory.workloads[*w].id(),
@@ -398,7 +480,7 @@ fn to_json(inventory: &Inventory, analysis: &Analysis) -> Value {
         .map(|(i, node)| match node {
             Node::Workload(w) => {
                 let wl = &inventory.workloads[*w];
-                json!({
+                let mut node = json!({
                     "id": wl.id(),
                     "type": "workload",
                     "namespace": wl.namespace,
@@ -407,7 +489,11 @@ fn to_json(inventory: &Inventory, analysis: &Analysis) -> Value {
                     "replicas": wl.replicas,
                     "gated": analysis.gates.contains_key(w),
                     "wave": analysis.waves[*w],
-                })
+                });
+                if let Some(now) = workload_now(status, *w) {
+                    node["status"] = now_json(now);
+                }
+                node
             }
             Node::External(t) => json!({"id": node_id(i), "type": "external", "label": t}),
             Node::Missing(t) => json!({"id": node_id(i), "type": "missing", "label": t}),
@@ -417,14 +503,18 @@ fn to_json(inventory: &Inventory, analysis: &Analysis) -> Value {
         .edges
         .iter()
         .map(|e| {
-            json!({
+            let mut edge = json!({
                 "from": node_id(e.from),
                 "to": node_id(e.to),
                 "dependency": e.dependency,
                 "container": e.container,
                 "hard": e.hard,
                 "cycle": e.cycle,
-            })
+            });
+            if let Some(status) = status {
+                edge["status"] = now_json(&status.needs[e.need]);
+            }
+            edge
         })
         .collect();
     let id = |w: usize| inventory.workloads[w].id();
