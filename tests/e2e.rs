@@ -848,6 +848,90 @@ fn native_sidecars_ahead_of_depwait_and_in_the_dependency() {
     );
 }
 
+/// `depwait graph` on a real cluster, with its controllers: a Deployment's ReplicaSets and pods
+/// are read as the Deployment (not as workloads of their own), a CronJob is listed wherever the
+/// server serves it (batch/v1 from 1.21, batch/v1beta1 on 1.20), a native sidecar (1.29+) that
+/// runs depwait holds nothing and is no gate, and `--status` shows what the kubelet made true.
+#[test]
+#[ignore = "needs root and a real cluster: just e2e"]
+fn graph_of_a_real_cluster() {
+    let cluster = Cluster::get();
+    let ns = cluster.namespace("graph");
+    let minor = cluster.server_minor();
+    cluster.apply(&pod_reader(&ns, "depwait"));
+    cluster.apply(&deployment(
+        &ns,
+        "db",
+        1,
+        &json!({"app": "db"}),
+        dependency_pod(),
+    ));
+    let db = format!("{ns}:app=db");
+    let mut web = depwait_pod(cluster, &["--pods", &db], &[]);
+    if minor >= 29 {
+        // A depwait as a native sidecar, waiting for something that never comes: it must not
+        // count, or web would be unsatisfiable.
+        let mut sidecar = web["initContainers"][0].clone();
+        sidecar["name"] = json!("watcher");
+        sidecar["restartPolicy"] = json!("Always");
+        sidecar["args"] = json!(["--pods", format!("{ns}:app=nothing"), "--timeout", "0"]);
+        web["initContainers"].as_array_mut().unwrap().push(sidecar);
+    }
+    cluster.apply(&deployment(&ns, "web", 1, &json!({"app": "web"}), web));
+    let rollout = format!("{ns}/deployment/db");
+    let mut report = depwait_pod(cluster, &["--rollout", &rollout], &[]);
+    report["restartPolicy"] = json!("Never");
+    let batch = if minor >= 21 {
+        "batch/v1"
+    } else {
+        "batch/v1beta1"
+    };
+    cluster.apply(
+        &json!({
+            "apiVersion": batch, "kind": "CronJob",
+            "metadata": {"name": "report", "namespace": ns},
+            "spec": {"schedule": "0 0 1 1 *", "suspend": true, "jobTemplate": {"spec": {
+                "template": {"metadata": {"labels": {"app": "report"}}, "spec": report}}}},
+        })
+        .to_string(),
+    );
+    let graph = |extra: &[&str]| {
+        let mut args = vec!["graph", "-n", ns.as_str()];
+        args.extend_from_slice(extra);
+        Depwait::new()
+            .kubeconfig(cluster.dir.join("kubeconfig"))
+            .args(args)
+            .run_blocking(LIMIT)
+    };
+    // The controllers have made the ReplicaSets and pods by the time db's pod exists.
+    cluster.wait_for("db's pod", |c| c.pods(&ns, "app=db").into_iter().next());
+    let out = graph(&[]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    for line in [
+        "depwait graph: 3 workloads read, 2 gated by depwait, 2 dependencies".to_string(),
+        format!("wave 0  {ns}/Deployment/db"),
+        format!("wave 1  {ns}/CronJob/report  waits for {ns}/Deployment/db"),
+        format!("        {ns}/Deployment/web  waits for {ns}/Deployment/db"),
+    ] {
+        assert!(out.stdout.contains(&line), "{line}\n{out:?}");
+    }
+    make_ready(cluster, &ns, "app=db", 1);
+    // web starts for real once depwait released it; then --status says so.
+    cluster.wait_for("web's app container running", |c| {
+        let pod = c.pods(&ns, "app=web").into_iter().next()?;
+        container_state(&pod, "app")?.get("running")?;
+        Some(())
+    });
+    let out = graph(&["--status"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    for line in [
+        format!("wave 0  {ns}/Deployment/db  [READY 1/1]"),
+        format!("{ns}/Deployment/web  [{ns} app=db]  READY 1/1"),
+    ] {
+        assert!(out.stdout.contains(&line), "{line}\n{out:?}");
+    }
+}
+
 impl Cluster {
     /// A container's log (`kubectl logs`, through the API server and the kubelet), or "".
     fn log_of(&self, ns: &str, selector: &str, container: &str) -> String {

@@ -529,3 +529,33 @@ async fn status_shows_what_everyone_waits_on_now() {
     );
     assert_eq!(answer.trim(), "flowchart-v2", "{}", mermaid.stdout);
 }
+
+/// The README's pictures are what the command draws: its Mermaid block is the combined golden,
+/// and docs/graph.svg (scripts/graph-example.sh) shows every node and edge label of that DOT.
+#[test]
+fn the_readme_pictures_are_the_commands_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mermaid = std::fs::read_to_string(dir().join("golden/combined.mmd")).unwrap();
+    assert!(
+        readme.contains(&format!("```mermaid\n{mermaid}```")),
+        "README's mermaid block is not tests/graph/golden/combined.mmd"
+    );
+    let svg = std::fs::read_to_string(root.join("docs/graph.svg")).unwrap();
+    let svg = svg
+        .replace("&#45;", "-")
+        .replace("&gt;", ">")
+        .replace("&lt;", "<")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    let dot = std::fs::read_to_string(dir().join("golden/combined.dot")).unwrap();
+    for label in dot.split("label=\"").skip(1) {
+        let label = label.split('"').next().unwrap();
+        for line in label.split("\\n") {
+            assert!(
+                svg.contains(&format!(">{line}</text>")),
+                "docs/graph.svg lacks {line:?}: run scripts/graph-example.sh"
+            );
+        }
+    }
+}

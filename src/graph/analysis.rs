@@ -221,18 +221,22 @@ fn self_wait(inventory: &Inventory, need: &Need) -> Finding {
         .filter(|(s, _)| *s != need.from)
         .map(|(_, n)| n.unwrap_or(0))
         .sum();
+    let elsewhere = match others {
+        0 => "no other workload runs pods that match".to_string(),
+        n => format!("other workloads can supply only {n}"),
+    };
     let text = match min {
         None => "its own pods match, and every matching pod must be Ready: a pod held by its \
                  init container is not, so none of them can start"
             .to_string(),
         Some(min) if w.ordered => format!(
             "under OrderedReady {name}-1 is created only once {name}-0 is Ready, and {name}-0 \
-             waits for {min} Ready pods of which only {others} can come from elsewhere",
+             waits for {min} Ready pods; {elsewhere}",
             name = w.name
         ),
         Some(min) => format!(
-            "its pods wait for {min} Ready pods matching themselves, all of them wait, and only \
-             {others} can come from elsewhere: none of them can start"
+            "all its pods wait for {min} Ready pods matching themselves, and {elsewhere}: none \
+             of them can start"
         ),
     };
     Finding {

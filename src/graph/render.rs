@@ -79,7 +79,7 @@ impl Drawing {
                     pending.push((from, Err(at), dependency, n, false, false));
                 }
                 Supply::Nothing(text) => {
-                    let at = place(&mut others, Node::Missing(format!("{dependency}: {text}")));
+                    let at = place(&mut others, Node::Missing(text.clone()));
                     pending.push((from, Err(at), dependency, n, true, false));
                 }
             }
@@ -156,7 +156,7 @@ fn label(inventory: &Inventory, node: &Node) -> String {
     match node {
         Node::Workload(w) => inventory.workloads[*w].id(),
         Node::External(t) => t.clone(),
-        Node::Missing(t) => format!("nothing: {t}"),
+        Node::Missing(t) => format!("unsatisfiable: {t}"),
     }
 }
 
