@@ -559,3 +559,42 @@ fn the_readme_pictures_are_the_commands_output() {
         }
     }
 }
+
+/// Before any object is read: `graph` after a flag is a usage error with the fix, no
+/// credentials is exit 2, a server that refuses connections is exit 3 with the cause, and a
+/// closed stdout changes no exit code.
+#[test]
+fn usage_credentials_and_unreachable_servers_have_their_exit_codes() {
+    let out = Depwait::new()
+        .offline()
+        .args(["--timeout", "5s", "graph"])
+        .run_blocking(LIMIT);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("write `graph` first"), "{out:?}");
+    let out = Depwait::new()
+        .kubeconfig("/nonexistent/kubeconfig".into())
+        .args(["graph"])
+        .run_blocking(LIMIT);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("cannot find Kubernetes credentials"),
+        "{out:?}"
+    );
+    let out = Depwait::new()
+        .offline()
+        .args(["graph", "-n", "shop"])
+        .run_blocking(LIMIT);
+    assert_eq!(out.code, Some(3), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("cannot list deployments.apps in namespace shop"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("Connection refused"), "{out:?}");
+    let out = Depwait::new()
+        .offline()
+        .stdout(support::Sink::Closed)
+        .args(["graph", "-f", fixture("cycle-two").to_str().unwrap()])
+        .run_blocking(LIMIT);
+    assert_eq!(out.code, Some(1), "{out:?}");
+}

@@ -24,7 +24,7 @@ pub enum ClusterError {
         message: String,
     },
     /// Another API error (exit 3).
-    #[error("cannot {what}: {source}")]
+    #[error("cannot {what}: {}", crate::api_error::with_causes(source))]
     Api {
         /// What was asked.
         what: String,
@@ -74,26 +74,17 @@ pub async fn read(
     kinds.push(("Service", "", "services"));
     for namespace in scopes {
         for &(kind, group, plural) in &kinds {
-            let listed = list(
-                client,
-                namespace,
-                &resource(kind, group, "v1", plural),
-                deadline,
-            )
-            .await;
-            let items = match listed {
+            let current = resource(kind, group, "v1", plural);
+            match list(client, namespace, &current, deadline, inventory).await {
                 // CronJob is batch/v1 from 1.21; 1.20 serves batch/v1beta1.
                 Err(ClusterError::Api {
                     source: kube::Error::Api(ref e),
                     ..
                 }) if e.code == 404 && kind == "CronJob" => {
                     let old = resource(kind, group, "v1beta1", plural);
-                    list(client, namespace, &old, deadline).await?
+                    list(client, namespace, &old, deadline, inventory).await?
                 }
                 other => other?,
-            };
-            for item in items {
-                inventory.add(kind, item)?;
             }
         }
     }
@@ -121,37 +112,40 @@ fn refused(what: String, e: kube::Error) -> ClusterError {
     }
 }
 
+/// List one kind, page by page, each page narrowed into `inventory` before the next is asked
+/// (a cluster's pods are many; only bare ones are kept).
 async fn list(
     client: &Client,
     namespace: Option<&str>,
     resource: &ApiResource,
     deadline: &Deadline,
-) -> Result<Vec<serde_json::Value>, ClusterError> {
+    inventory: &mut Inventory,
+) -> Result<(), ClusterError> {
     let api: Api<DynamicObject> = match namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
         None => Api::all_with(client.clone(), resource),
     };
     let what = described("list", resource, namespace);
     let mut params = ListParams::default().limit(PAGE);
-    let mut items = Vec::new();
     loop {
         let page = deadline
             .within(&format!("the API server ({what})"), api.list(&params))
             .await?
             .map_err(|e| refused(what.clone(), e))?;
         for item in page.items {
-            items.push(serde_json::to_value(item).map_err(|e| BadObject {
+            let value = serde_json::to_value(item).map_err(|e| BadObject {
                 kind: resource.kind.clone(),
                 name: String::new(),
                 problem: e.to_string(),
-            })?);
+            })?;
+            inventory.add(&resource.kind, value)?;
         }
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => params = params.continue_token(&token),
             _ => break,
         }
     }
-    Ok(items)
+    Ok(())
 }
 
 /// Read the ConfigMaps `names` of `namespace` that gates take their configuration from. One

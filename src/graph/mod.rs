@@ -33,6 +33,7 @@ use render::Format;
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "depwait graph",
+    bin_name = "depwait graph",
     version,
     about = "Draw the startup-dependency graph of a cluster's (or manifests') depwait gates, and \
              find what would deadlock before a restart does",
