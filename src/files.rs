@@ -154,6 +154,19 @@ fn human_bytes(n: usize) -> String {
     }
 }
 
+/// The YAML parser's settings for a file depwait reads: at most `nesting` levels (a parser's
+/// time on deep nesting is where YAML readers have gone quadratic), and errors without the
+/// source snippet, which would quote the file (a kubeconfig's token, a manifest's Secret).
+pub fn yaml_options(nesting: usize) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = nesting;
+    budget.flow_nesting_limit = nesting;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.with_snippet = false;
+    options
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

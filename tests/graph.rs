@@ -118,10 +118,9 @@ fn dot_mermaid_and_json_are_golden() {
 /// Graphviz itself reads every scenario's DOT (installed by scripts/graph-tools.sh).
 #[test]
 fn graphviz_reads_every_dot_output() {
-    let dot = tool("dot");
     for &(name, _) in SCENARIOS {
         let out = graph(&["-o", "dot", "-f", fixture(name).to_str().unwrap()]);
-        let svg = pipe(Command::new(&dot).arg("-Tsvg"), &out.stdout);
+        let svg = svg_of(&out.stdout);
         assert!(svg.contains("<svg"), "{name}: {svg}");
     }
 }
@@ -129,18 +128,31 @@ fn graphviz_reads_every_dot_output() {
 /// Mermaid's own parser (mermaid.parse, headless) accepts every scenario's flowchart.
 #[test]
 fn mermaid_parses_every_mermaid_output() {
-    let node = tool("node");
-    let script = dir().join("mermaid-parse.mjs");
     for &(name, _) in SCENARIOS {
         let out = graph(&["-o", "mermaid", "-f", fixture(name).to_str().unwrap()]);
-        let answer = pipe(
-            Command::new(&node)
-                .arg(&script)
-                .env("NODE_PATH", tools_dir().join("node_modules")),
-            &out.stdout,
+        assert_eq!(
+            mermaid_type(&out.stdout),
+            "flowchart-v2",
+            "{name}: {}",
+            out.stdout
         );
-        assert_eq!(answer.trim(), "flowchart-v2", "{name}: {}", out.stdout);
     }
+}
+
+/// Graphviz's SVG of `dot`.
+fn svg_of(dot: &str) -> String {
+    pipe(Command::new(tool("dot")).arg("-Tsvg"), dot)
+}
+
+/// The diagram type Mermaid's own parser finds in `text` (tests/graph/mermaid-parse.mjs).
+fn mermaid_type(text: &str) -> String {
+    let answer = pipe(
+        Command::new(tool("node"))
+            .arg(dir().join("mermaid-parse.mjs"))
+            .env("NODE_PATH", tools_dir().join("node_modules")),
+        text,
+    );
+    answer.trim().to_string()
 }
 
 #[test]

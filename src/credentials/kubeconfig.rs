@@ -99,13 +99,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<Kubeconfig>, CredentialErr
 /// Parser settings for kubeconfigs and plugin output: the nesting limit, and errors without the
 /// source snippet (it would quote the file, secrets included).
 pub fn yaml_options() -> serde_saphyr::Options {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = NESTING_LIMIT;
-    budget.flow_nesting_limit = NESTING_LIMIT;
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget);
-    options.with_snippet = false;
-    options
+    crate::files::yaml_options(NESTING_LIMIT)
 }
 
 /// Where and what kind of mistake a YAML error is — never its text, which can quote the input.

@@ -82,12 +82,7 @@ pub fn read(
 
 /// One file's text (also for tests).
 pub fn add_text(path: &Path, text: &str, inventory: &mut Inventory) -> Result<(), ManifestError> {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = MAX_DEPTH;
-    budget.flow_nesting_limit = MAX_DEPTH;
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget);
-    options.with_snippet = false;
+    let options = files::yaml_options(MAX_DEPTH);
     let documents: Vec<Value> =
         serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
             ManifestError::Unparsed {
