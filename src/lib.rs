@@ -17,6 +17,7 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod connect_gate;
 pub mod credentials;
 pub mod deadline;
 pub mod dependency;

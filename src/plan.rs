@@ -87,10 +87,26 @@ pub async fn plan(
             })?;
     }
     // `infer` bounds itself by the deadline (a credential plugin that does not answer included).
-    let credentials = client::infer(deadline)
+    let protocols = client::Protocols::for_streams(open_streams(&dependencies));
+    let credentials = client::infer_for(deadline, protocols)
         .await
         .map_err(|e| (e.to_string(), e.exit_code()));
     plan_with(dependencies, purpose, credentials, deadline).await
+}
+
+/// About how many requests a wait holds open at once: a watch per watched set (a Service's
+/// and its EndpointSlices' are two), and the restart guard's; an over-count only means
+/// HTTP/1.1 a little sooner.
+fn open_streams(dependencies: &[Dependency]) -> usize {
+    let watches: usize = dependencies
+        .iter()
+        .map(|d| match &d.target {
+            crate::dependency::Target::Pods { .. } | crate::dependency::Target::Object(_) => 1,
+            crate::dependency::Target::Service(_) => 2,
+            crate::dependency::Target::Probe(_) => 0,
+        })
+        .sum();
+    watches + 1
 }
 
 /// [`plan`] once the credentials are known: a client, or why there is none and the exit code

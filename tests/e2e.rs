@@ -910,8 +910,8 @@ fn graph_of_a_real_cluster() {
     for line in [
         "depwait graph: 3 workloads read, 2 gated by depwait, 2 dependencies".to_string(),
         format!("wave 0  {ns}/Deployment/db"),
-        format!("wave 1  {ns}/CronJob/report  waits for {ns}/Deployment/db"),
-        format!("        {ns}/Deployment/web  waits for {ns}/Deployment/db"),
+        format!("wave 1  {ns}/Deployment/web  waits for {ns}/Deployment/db"),
+        format!("        {ns}/CronJob/report  waits for {ns}/Deployment/db"),
     ] {
         assert!(out.stdout.contains(&line), "{line}\n{out:?}");
     }

@@ -481,6 +481,43 @@ impl Running {
         }
     }
 
+    /// Its TCP connections to `port` (on any address) that are established now, read from
+    /// `/proc`: its socket descriptors matched against the kernel's TCP table.
+    pub fn connections_to(&self, port: u16) -> usize {
+        let pid = self.child.id().expect("still running");
+        let inodes: std::collections::BTreeSet<String> =
+            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .unwrap()
+                .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+                .filter_map(|target| {
+                    let t = target.to_string_lossy().into_owned();
+                    Some(t.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+                })
+                .collect();
+        let mut count = 0;
+        for table in ["tcp", "tcp6"] {
+            let text =
+                std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+            for line in text.lines().skip(1) {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+                let (Some(remote), Some(state), Some(inode)) =
+                    (fields.get(2), fields.get(3), fields.get(9))
+                else {
+                    continue;
+                };
+                let remote_port = remote
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| u16::from_str_radix(p, 16).ok());
+                if remote_port == Some(port) && *state == "01" && inodes.contains(*inode) {
+                    count += 1;
+                }
+            }
+        }
+        count
+    }
+
     /// Send a signal (`TERM`, `INT`, ...).
     pub fn signal(&self, name: &str) {
         let pid = self.child.id().expect("still running").to_string();
