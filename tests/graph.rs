@@ -617,3 +617,80 @@ fn usage_credentials_and_unreachable_servers_have_their_exit_codes() {
         .run_blocking(LIMIT);
     assert_eq!(out.code, Some(1), "{out:?}");
 }
+
+/// Without `-n` and without cluster-wide list rights, graph reads every namespace it may list,
+/// one by one, and names the ones it could not read.
+#[tokio::test]
+async fn without_cluster_wide_rights_every_namespace_it_may_list_is_read() {
+    let env = TestEnv::get();
+    let shop = env.namespace("shop").await;
+    let db = env.namespace("db").await;
+    let text = renamed(
+        &std::fs::read_to_string(fixture("chain")).unwrap(),
+        &shop,
+        &db,
+    );
+    kubectl_stdin(env, &text);
+    let mut rbac = vec![
+        (serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "graph-namespaces"},
+            "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]}],
+        })),
+    ];
+    rbac.push((serde_json::json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "graph-namespaces-bob"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "graph-namespaces"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}],
+    })));
+    for ns in [&shop, &db] {
+        rbac.push((serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "graph", "namespace": ns},
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods", "services"], "verbs": ["list"]},
+                {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"], "verbs": ["list"]},
+                {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["list"]},
+            ],
+        })));
+        rbac.push((serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "graph-bob", "namespace": ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "graph"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}],
+        })));
+    }
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": rbac});
+    kubectl_stdin(env, &list.to_string());
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let out = Depwait::new()
+            .user(User::Bob)
+            .args(["graph"])
+            .run(LIMIT)
+            .await;
+        let both = out
+            .stdout
+            .contains(&format!("wave 2  {shop}/Deployment/web"))
+            && out
+                .stdout
+                .contains(&format!("wave 0  {db}/StatefulSet/mysql"));
+        if both {
+            assert_eq!(out.code, Some(0), "{out:?}");
+            assert!(out.stdout.contains("not read: "), "{out:?}");
+            assert!(
+                out.stdout.contains(
+                    "default: access denied: may not list deployments.apps in namespace default"
+                ),
+                "{out:?}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the grants never sufficed: {out:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

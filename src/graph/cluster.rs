@@ -52,18 +52,82 @@ fn resource(kind: &str, group: &str, version: &str, plural: &str) -> ApiResource
     }
 }
 
-/// List every workload kind and Services in `namespaces` (empty: all of them) into
-/// `inventory`.
+/// What was read of the cluster.
+#[derive(Debug, Clone, Default)]
+pub struct Read {
+    /// `None`: every namespace, in one cluster-wide list per kind. Else the namespaces read.
+    pub namespaces: Option<std::collections::BTreeSet<String>>,
+}
+
+/// List every workload kind and Services in `namespaces` into `inventory`. Without
+/// namespaces: the whole cluster if this identity may list it; else every namespace it may
+/// list, one by one, the others recorded in `inventory` as not read (why) — "all namespaces it
+/// may list", for an identity whose access is per namespace.
 pub async fn read(
     client: &Client,
     namespaces: &[String],
     deadline: &Deadline,
     inventory: &mut Inventory,
-) -> Result<(), ClusterError> {
-    let scopes: Vec<Option<&str>> = match namespaces.is_empty() {
-        true => vec![None],
-        false => namespaces.iter().map(|n| Some(n.as_str())).collect(),
+) -> Result<Read, ClusterError> {
+    if !namespaces.is_empty() {
+        for ns in namespaces {
+            read_scope(client, Some(ns), deadline, inventory).await?;
+        }
+        return Ok(Read {
+            namespaces: Some(namespaces.iter().cloned().collect()),
+        });
+    }
+    let refused = match read_scope(client, None, deadline, inventory).await {
+        Ok(()) => return Ok(Read::default()),
+        Err(refused @ ClusterError::Forbidden { .. }) => refused,
+        Err(other) => return Err(other),
     };
+    // Not cluster-wide: namespace by namespace, as far as the namespaces may be listed.
+    *inventory = Inventory::default();
+    let all = resource("Namespace", "", "v1", "namespaces");
+    let mut names = Vec::new();
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &all);
+    let what = described("list", &all, None);
+    match deadline
+        .within(
+            &format!("the API server ({what})"),
+            api.list_metadata(&ListParams::default()),
+        )
+        .await?
+    {
+        Ok(list) => names.extend(list.items.into_iter().filter_map(|n| n.metadata.name)),
+        // Neither: the first refusal is the one to fix.
+        Err(kube::Error::Api(status)) if status.code == 403 => return Err(refused),
+        Err(e) => return Err(refused_with(what, e)),
+    }
+    let mut read = std::collections::BTreeSet::new();
+    for ns in names {
+        let mut one = Inventory::default();
+        match read_scope(client, Some(&ns), deadline, &mut one).await {
+            Ok(()) => {
+                inventory.merge(one);
+                read.insert(ns);
+            }
+            Err(ClusterError::Forbidden { what, .. }) => {
+                inventory
+                    .unread_namespaces
+                    .insert(ns, format!("access denied: may not {what}"));
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(Read {
+        namespaces: Some(read),
+    })
+}
+
+/// Every kind in one scope: a namespace, or the cluster (`None`).
+async fn read_scope(
+    client: &Client,
+    namespace: Option<&str>,
+    deadline: &Deadline,
+    inventory: &mut Inventory,
+) -> Result<(), ClusterError> {
     let mut kinds: Vec<(&str, &str, &str)> = WorkloadKind::ALL
         .iter()
         .map(|k| {
@@ -72,20 +136,18 @@ pub async fn read(
         })
         .collect();
     kinds.push(("Service", "", "services"));
-    for namespace in scopes {
-        for &(kind, group, plural) in &kinds {
-            let current = resource(kind, group, "v1", plural);
-            match list(client, namespace, &current, deadline, inventory).await {
-                // CronJob is batch/v1 from 1.21; 1.20 serves batch/v1beta1.
-                Err(ClusterError::Api {
-                    source: kube::Error::Api(ref e),
-                    ..
-                }) if e.code == 404 && kind == "CronJob" => {
-                    let old = resource(kind, group, "v1beta1", plural);
-                    list(client, namespace, &old, deadline, inventory).await?
-                }
-                other => other?,
+    for &(kind, group, plural) in &kinds {
+        let current = resource(kind, group, "v1", plural);
+        match list(client, namespace, &current, deadline, inventory).await {
+            // CronJob is batch/v1 from 1.21; 1.20 serves batch/v1beta1.
+            Err(ClusterError::Api {
+                source: kube::Error::Api(ref e),
+                ..
+            }) if e.code == 404 && kind == "CronJob" => {
+                let old = resource(kind, group, "v1beta1", plural);
+                list(client, namespace, &old, deadline, inventory).await?
             }
+            other => other?,
         }
     }
     Ok(())
@@ -102,7 +164,7 @@ fn described(verb: &str, resource: &ApiResource, namespace: Option<&str>) -> Str
     }
 }
 
-fn refused(what: String, e: kube::Error) -> ClusterError {
+fn refused_with(what: String, e: kube::Error) -> ClusterError {
     match e {
         kube::Error::Api(ref status) if status.code == 403 => ClusterError::Forbidden {
             what,
@@ -131,7 +193,7 @@ async fn list(
         let page = deadline
             .within(&format!("the API server ({what})"), api.list(&params))
             .await?
-            .map_err(|e| refused(what.clone(), e))?;
+            .map_err(|e| refused_with(what.clone(), e))?;
         for item in page.items {
             let value = serde_json::to_value(item).map_err(|e| BadObject {
                 kind: resource.kind.clone(),
@@ -189,7 +251,7 @@ pub async fn config_maps(
                     "access denied: grant get on configmaps to read it".into(),
                 );
             }
-            Err(e) => return Err(refused(what, e)),
+            Err(e) => return Err(refused_with(what, e)),
         }
     }
     Ok(())

@@ -190,7 +190,7 @@ pub async fn run(args: &GraphArgs) -> Result<(String, GraphExit), GraphError> {
     let mut client: Option<kube::Client> = None;
     if args.files.is_empty() {
         let made = crate::client::infer(deadline.instant()).await?;
-        cluster::read(&made, &args.namespaces, &deadline, &mut inventory).await?;
+        let read = cluster::read(&made, &args.namespaces, &deadline, &mut inventory).await?;
         let mut wanted: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for w in &inventory.workloads {
             let names = gates::config_maps_used(w, &patterns);
@@ -201,9 +201,7 @@ pub async fn run(args: &GraphArgs) -> Result<(String, GraphExit), GraphError> {
         for (namespace, names) in wanted {
             cluster::config_maps(&made, &namespace, &names, &deadline, &mut inventory).await?;
         }
-        if !args.namespaces.is_empty() {
-            namespaces = Some(args.namespaces.iter().cloned().collect());
-        }
+        namespaces = read.namespaces;
         client = Some(made);
     } else {
         manifests::read(&args.files, args.recursive, &mut inventory)?;

@@ -299,9 +299,21 @@ pub struct Inventory {
     /// The ConfigMaps that could not be read (access denied), by `namespace/name`, so that a
     /// `--config` mounted from one says so instead of "not found".
     pub unreadable_config_maps: BTreeMap<String, String>,
+    /// Namespaces that could not be read, and why (a cluster read namespace by namespace).
+    pub unread_namespaces: BTreeMap<String, String>,
 }
 
 impl Inventory {
+    /// Add what `other` read.
+    pub fn merge(&mut self, other: Inventory) {
+        self.workloads.extend(other.workloads);
+        self.services.extend(other.services);
+        self.config_maps.extend(other.config_maps);
+        self.unreadable_config_maps
+            .extend(other.unreadable_config_maps);
+        self.unread_namespaces.extend(other.unread_namespaces);
+    }
+
     /// The Service `namespace/name`, if read.
     pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
         self.services

@@ -171,6 +171,16 @@ fn text(inventory: &Inventory, analysis: &Analysis, status: Option<&Status>) -> 
         plural(inventory.workloads.len(), "workload"),
         plural(deps, "dependency"),
     );
+    if !inventory.unread_namespaces.is_empty() {
+        let _ = writeln!(
+            out,
+            "not read: {} (this identity may not list them)",
+            plural(inventory.unread_namespaces.len(), "namespace")
+        );
+        for (ns, why) in &inventory.unread_namespaces {
+            let _ = writeln!(out, "  {ns}: {why}");
+        }
+    }
     for f in &analysis.findings {
         out.push('\n');
         let heading = f.kind.name().to_uppercase();
@@ -556,5 +566,6 @@ fn to_json(inventory: &Inventory, analysis: &Analysis, status: Option<&Status>) 
         "waves": waves.into_values().collect::<Vec<_>>(),
         "never": never,
         "ok": !analysis.findings.iter().any(|f| f.kind.is_error()),
+        "unread_namespaces": inventory.unread_namespaces,
     })
 }

@@ -61,9 +61,14 @@ impl Scope<'_> {
     }
 
     fn not_read(&self, namespace: &str) -> Supply {
-        Supply::OutOfScope(format!(
-            "namespace {namespace} was not read (add `-n {namespace}`)"
-        ))
+        match self.inventory.unread_namespaces.get(namespace) {
+            Some(why) => {
+                Supply::OutOfScope(format!("namespace {namespace} could not be read ({why})"))
+            }
+            None => Supply::OutOfScope(format!(
+                "namespace {namespace} was not read (add `-n {namespace}`)"
+            )),
+        }
     }
 
     fn workloads(&self) -> impl Iterator<Item = (usize, &Workload)> {
