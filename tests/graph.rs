@@ -631,21 +631,19 @@ async fn without_cluster_wide_rights_every_namespace_it_may_list_is_read() {
         &db,
     );
     kubectl_stdin(env, &text);
-    let mut rbac = vec![
-        (serde_json::json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": "graph-namespaces"},
-            "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]}],
-        })),
-    ];
-    rbac.push((serde_json::json!({
+    let mut rbac = vec![serde_json::json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": "graph-namespaces"},
+        "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]}],
+    })];
+    rbac.push(serde_json::json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
         "metadata": {"name": "graph-namespaces-bob"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "graph-namespaces"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}],
-    })));
+    }));
     for ns in [&shop, &db] {
-        rbac.push((serde_json::json!({
+        rbac.push(serde_json::json!({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
             "metadata": {"name": "graph", "namespace": ns},
             "rules": [
@@ -653,13 +651,13 @@ async fn without_cluster_wide_rights_every_namespace_it_may_list_is_read() {
                 {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"], "verbs": ["list"]},
                 {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["list"]},
             ],
-        })));
-        rbac.push((serde_json::json!({
+        }));
+        rbac.push(serde_json::json!({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
             "metadata": {"name": "graph-bob", "namespace": ns},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "graph"},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}],
-        })));
+        }));
     }
     let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": rbac});
     kubectl_stdin(env, &list.to_string());
