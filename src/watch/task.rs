@@ -164,3 +164,30 @@ impl<K: Stored> Feed<K> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first retry after a lost watch is spread: kube-runtime's backoff adds a random
+    /// jitter of up to the delay itself (0.8 s + up to 0.8 s), so hundreds of waiters that lost
+    /// their watches in the same second (an API server restart) re-list over most of a second,
+    /// not in one burst. Bounded: never past twice the base.
+    #[test]
+    fn the_first_retry_after_a_lost_watch_is_jittered_and_bounded() {
+        let firsts: Vec<Duration> = (0..200)
+            .map(|_| DefaultBackoff::default().next().unwrap())
+            .collect();
+        let (low, high) = (Duration::from_millis(800), Duration::from_millis(1600));
+        assert!(firsts.iter().all(|d| *d >= low && *d <= high), "{firsts:?}");
+        let spread = firsts
+            .iter()
+            .max()
+            .unwrap()
+            .saturating_sub(*firsts.iter().min().unwrap());
+        assert!(
+            spread > Duration::from_millis(400),
+            "spread only {spread:?}"
+        );
+    }
+}
