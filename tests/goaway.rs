@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -44,82 +44,6 @@ fn pod(ns: &str, ready: bool, rv: &str) -> Value {
             "containerStatuses": [{"name": "app", "ready": ready, "restartCount": 0,
                 "image": "x", "imageID": "", "state": {"running": {}}}]},
     })
-}
-
-fn openssl(args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl on PATH");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA and a certificate for 127.0.0.1 it signed: (ca, cert, key).
-fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let p = |n: &str| dir.join(n);
-    let s = |p: &PathBuf| p.to_str().unwrap().to_string();
-    let (ca, ca_key, key, csr, crt, ext) = (
-        p("ca.crt"),
-        p("ca.key"),
-        p("srv.key"),
-        p("srv.csr"),
-        p("srv.crt"),
-        p("srv.ext"),
-    );
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=mock-ca",
-        "-days",
-        "2",
-        "-keyout",
-        &s(&ca_key),
-        "-out",
-        &s(&ca),
-    ]);
-    std::fs::write(
-        &ext,
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        &s(&key),
-        "-out",
-        &s(&csr),
-    ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &s(&csr),
-        "-CA",
-        &s(&ca),
-        "-CAkey",
-        &s(&ca_key),
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        &s(&ext),
-        "-out",
-        &s(&crt),
-    ]);
-    (ca, crt, key)
 }
 
 fn tls_acceptor(crt: &Path, key: &Path) -> tokio_rustls::TlsAcceptor {
@@ -232,7 +156,7 @@ async fn handle(
 #[tokio::test]
 async fn goaway_mid_watch_relists_and_never_releases_on_the_stale_store() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, crt, key) = certificates(dir.path());
+    let (ca, crt, key) = support::certs::ca_and_server(dir.path(), 2);
     let acceptor = tls_acceptor(&crt, &key);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -233,13 +233,11 @@ spec:
 async fn the_cluster_gives_the_same_report_as_its_manifests() {
     let env = TestEnv::get();
     for &(name, code) in SCENARIOS {
-        let shop = env.namespace("shop").await;
-        let db = env.namespace("db").await;
+        let (shop, db) = applied(env, name).await;
         let text = renamed(&std::fs::read_to_string(fixture(name)).unwrap(), &shop, &db);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(format!("{name}.yaml"));
         std::fs::write(&file, &text).unwrap();
-        kubectl_apply(env, &file);
         let from_disk = Depwait::new()
             .offline()
             .args(["graph", "-f", file.to_str().unwrap()])
@@ -283,8 +281,7 @@ async fn graph_needs_the_for_graph_cluster_role_and_no_more() {
 
     let ns = env.namespace("auditor").await;
     let sa = format!("{ns}/auditor");
-    kubectl_stdin(
-        env,
+    env.apply(
         &format!(
             "{{\"apiVersion\": \"v1\", \"kind\": \"ServiceAccount\", \"metadata\": {{\"name\": \"auditor\", \"namespace\": \"{ns}\"}}}}"
         ),
@@ -295,15 +292,8 @@ async fn graph_needs_the_for_graph_cluster_role_and_no_more() {
         .run(LIMIT)
         .await;
     assert_eq!(rbac.code, Some(0), "{rbac:?}");
-    kubectl_stdin(env, &rbac.stdout);
-    let shop = env.namespace("shop").await;
-    let db = env.namespace("db").await;
-    let text = renamed(
-        &std::fs::read_to_string(fixture("config-from-configmap")).unwrap(),
-        &shop,
-        &db,
-    );
-    kubectl_stdin(env, &text);
+    env.apply(&rbac.stdout);
+    let (shop, db) = applied(env, "config-from-configmap").await;
     let token = env.service_account_token(&ns, "auditor").await;
     let kubeconfig = env.token_kubeconfig(&token);
     // The authorizer's cache takes the new binding within a moment: retried, not slept.
@@ -337,6 +327,16 @@ async fn graph_needs_the_for_graph_cluster_role_and_no_more() {
     }
 }
 
+/// Scenario `name` applied (`kubectl apply`) into two fresh namespaces standing for its `shop`
+/// and `db`; their names.
+async fn applied(env: &TestEnv, name: &str) -> (String, String) {
+    let shop = env.namespace("shop").await;
+    let db = env.namespace("db").await;
+    let text = renamed(&std::fs::read_to_string(fixture(name)).unwrap(), &shop, &db);
+    env.apply(&text);
+    (shop, db)
+}
+
 fn dir_golden(name: &str) -> PathBuf {
     dir().join("golden").join(format!("{name}.txt"))
 }
@@ -364,29 +364,6 @@ fn renamed(text: &str, shop: &str, db: &str) -> String {
     }
     flush(&mut word, &mut out);
     out
-}
-
-fn kubectl_apply(env: &TestEnv, file: &Path) {
-    let out = Command::new(env.kubectl())
-        .arg("--kubeconfig")
-        .arg(env.kubeconfig(User::Admin))
-        .args(["apply", "-f"])
-        .arg(file)
-        .output()
-        .expect("run kubectl apply");
-    assert!(
-        out.status.success(),
-        "kubectl apply -f {} failed:\n{}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn kubectl_stdin(env: &TestEnv, yaml: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("objects.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    kubectl_apply(env, &file);
 }
 
 /// Where scripts/graph-tools.sh installs Graphviz's and Mermaid's checkers.
@@ -453,20 +430,12 @@ fn pipe(command: &mut Command, input: &str) -> String {
 #[tokio::test]
 async fn status_shows_what_everyone_waits_on_now() {
     let env = TestEnv::get();
-    let shop = env.namespace("shop").await;
-    let db = env.namespace("db").await;
-    let text = renamed(
-        &std::fs::read_to_string(fixture("chain")).unwrap(),
-        &shop,
-        &db,
-    );
-    kubectl_stdin(env, &text);
+    let (shop, db) = applied(env, "chain").await;
     // The StatefulSet's pods as its controller and the kubelet would leave them: one Ready,
     // one not; the Service's EndpointSlice says the same.
     for pod in ["mysql-0", "mysql-1"] {
         // Owned by the StatefulSet, as its controller makes them: not bare pods of their own.
-        kubectl_stdin(
-            env,
+        env.apply(
             &serde_json::json!({
                 "apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": pod, "namespace": db, "labels": {"app": "mysql"},
@@ -623,14 +592,7 @@ fn usage_credentials_and_unreachable_servers_have_their_exit_codes() {
 #[tokio::test]
 async fn without_cluster_wide_rights_every_namespace_it_may_list_is_read() {
     let env = TestEnv::get();
-    let shop = env.namespace("shop").await;
-    let db = env.namespace("db").await;
-    let text = renamed(
-        &std::fs::read_to_string(fixture("chain")).unwrap(),
-        &shop,
-        &db,
-    );
-    kubectl_stdin(env, &text);
+    let (shop, db) = applied(env, "chain").await;
     let mut rbac = vec![serde_json::json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
         "metadata": {"name": "graph-namespaces"},
@@ -660,7 +622,7 @@ async fn without_cluster_wide_rights_every_namespace_it_may_list_is_read() {
         }));
     }
     let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": rbac});
-    kubectl_stdin(env, &list.to_string());
+    env.apply(&list.to_string());
     let deadline = std::time::Instant::now() + LIMIT;
     loop {
         let out = Depwait::new()

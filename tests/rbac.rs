@@ -237,32 +237,6 @@ async fn generated_rbac_covers_jobs_rollouts_and_cluster_scoped_objects() {
     panic!("the generated RBAC never sufficed: {:?}", last.unwrap());
 }
 
-/// `kubectl apply -f -` of `yaml` as admin, as the README pipes `depwait rbac` output.
-fn kubectl_apply(env: &TestEnv, yaml: &str) {
-    use std::io::Write;
-    let mut child = std::process::Command::new(env.kubectl())
-        .arg("--kubeconfig")
-        .arg(env.kubeconfig(User::Admin))
-        .args(["apply", "-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run kubectl apply");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(yaml.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl apply failed:\n{}\n{yaml}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// One request as the authorizer sees it: (verb, group, resource, namespace, name). A list or
 /// watch with the field selector `metadata.name=NAME` is seen with that name.
 type Ask<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
@@ -377,11 +351,11 @@ async fn rbac_for_several_accounts_in_any_order_grants_each_exactly_its_wait() {
             .await
             .stdout;
         if web_first {
-            kubectl_apply(env, &web_yaml);
-            kubectl_apply(env, &worker_yaml);
+            env.apply(&web_yaml);
+            env.apply(&worker_yaml);
         } else {
-            kubectl_apply(env, &worker_yaml);
-            kubectl_apply(env, &web_yaml);
+            env.apply(&worker_yaml);
+            env.apply(&web_yaml);
         }
         let both = format!("{web_yaml}---\n{worker_yaml}");
         let (web, worker) = ((app.as_str(), "web"), (app.as_str(), "worker"));
@@ -603,7 +577,7 @@ async fn rbac_for_names_that_look_like_booleans_or_numbers_applies() {
     let yaml = service_account_and_its_rbac_as(env, &app, "true", &deps)
         .await
         .stdout;
-    kubectl_apply(env, &yaml);
+    env.apply(&yaml);
     let sa = (app.as_str(), "true");
     let (a, d) = (Some(app.as_str()), Some(db.as_str()));
     let needs: Vec<Ask> = vec![

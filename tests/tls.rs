@@ -48,87 +48,17 @@ impl Scratch {
 
     /// A self-signed CA that signed nothing the API server presents.
     fn other_ca(&self) -> PathBuf {
-        let (key, crt) = (self.path("other-ca.key"), self.path("other-ca.crt"));
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=not-the-cluster-ca",
-            "-days",
-            "2",
-            "-keyout",
-            s(&key),
-            "-out",
-            s(&crt),
-        ]);
-        crt
+        support::certs::ca(self.dir.path(), "not-the-cluster-ca")
     }
 
     /// A CA and a server certificate for 127.0.0.1 signed by it that expired yesterday.
     fn expired_server_cert(&self) -> (PathBuf, PathBuf, PathBuf) {
-        let ca = self.other_ca();
-        let (key, csr, crt, ext) = (
-            self.path("srv.key"),
-            self.path("srv.csr"),
-            self.path("srv.crt"),
-            self.path("srv.ext"),
-        );
-        std::fs::write(
-            &ext,
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-        )
-        .unwrap();
-        openssl(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            s(&key),
-            "-out",
-            s(&csr),
-        ]);
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            s(&csr),
-            "-CA",
-            s(&ca),
-            "-CAkey",
-            s(&self.path("other-ca.key")),
-            "-CAcreateserial",
-            "-days",
-            "-1",
-            "-extfile",
-            s(&ext),
-            "-out",
-            s(&crt),
-        ]);
-        (ca, crt, key)
+        support::certs::ca_and_server(self.dir.path(), -1)
     }
 }
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn openssl(args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("openssl on PATH (the TLS tests make their certificates with it)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn base64_of(path: &Path) -> String {

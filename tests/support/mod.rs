@@ -17,6 +17,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod certs;
 mod control_plane;
 mod depwait;
 mod dns;
@@ -169,6 +170,32 @@ impl TestEnv {
             self.assets.display()
         );
         path
+    }
+
+    /// `kubectl apply -f -` of `yaml` (YAML or JSON) as admin; panics with kubectl's error.
+    pub fn apply(&self, yaml: &str) {
+        use std::io::Write;
+        let mut child = std::process::Command::new(self.kubectl())
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig(User::Admin))
+            .args(["apply", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run kubectl apply");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(yaml.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl apply failed:\n{}\n{yaml}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// A token for a ServiceAccount, minted as the kubelet mints a pod's (TokenRequest).
