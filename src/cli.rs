@@ -302,11 +302,8 @@ impl Invocation {
     fn from_matches_with(matches: &ArgMatches, from_env: &dyn Fn(&str) -> bool) -> Self {
         // `from_arg_matches` only fails for arguments the derive did not declare.
         let cli = Cli::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
-        let sourced_from = |matches: &ArgMatches, id: &str, flag: &str, var: &str, text| {
-            sourced_from(matches, id, flag, var, text, from_env)
-        };
         let sourced = |id: &str, flag: &str, var: &str, text: String| {
-            sourced_from(matches, id, flag, var, text)
+            sourced_from(matches, id, flag, var, text, from_env)
         };
         let DependencyArgs {
             mut entries,
@@ -318,16 +315,7 @@ impl Invocation {
         let input = Input {
             entries,
             config: config.map(|p| {
-                let name = match matches.value_source("config") == Some(ValueSource::EnvVariable)
-                    || from_env("config")
-                {
-                    true => "DEPWAIT_CONFIG",
-                    false => "--config",
-                };
-                Sourced {
-                    name: name.to_string(),
-                    text: p,
-                }
+                sourced_from(matches, "config", "--config", "DEPWAIT_CONFIG", p, from_env)
             }),
             cluster_domain: sourced(
                 "cluster_domain",
@@ -452,14 +440,14 @@ impl clap::Args for DependencyArgs {
 
 /// `value` named by what set it: the variable when clap took it from the environment, else the
 /// flag (also for defaults, which the flag's help documents).
-fn sourced_from(
+fn sourced_from<T>(
     matches: &ArgMatches,
     id: &str,
     flag: &str,
     var: &str,
-    value: String,
+    value: T,
     from_env: &dyn Fn(&str) -> bool,
-) -> Sourced {
+) -> Sourced<T> {
     let source = matches.value_source(id);
     Sourced {
         name: if source == Some(ValueSource::EnvVariable)

@@ -359,11 +359,9 @@ fn object_scope(
 pub fn for_graph(sa: Option<&ServiceAccount>) -> String {
     let name = "depwait-graph";
     let mut by_group: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for kind in crate::graph::objects::WorkloadKind::ALL {
-        let (group, plural) = kind.resource();
+    for (_, group, plural) in crate::graph::objects::listed() {
         by_group.entry(group).or_default().push(plural);
     }
-    by_group.entry("").or_default().push("services");
     let rules = by_group
         .into_iter()
         .map(|(group, mut plurals)| {

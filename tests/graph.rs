@@ -403,20 +403,7 @@ fn tool(name: &str) -> PathBuf {
 
 /// Run `command` with `input` on stdin; its stdout. Panics with its stderr if it fails.
 fn pipe(command: &mut Command, input: &str) -> String {
-    use std::io::Write;
-    let mut child = command
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = support::with_stdin(command, input);
     assert!(
         out.status.success(),
         "{command:?} failed:\n{}",

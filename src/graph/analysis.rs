@@ -188,26 +188,15 @@ pub fn analyse(scope: &Scope<'_>, gates: BTreeMap<usize, Vec<Gate>>) -> Analysis
     }
 }
 
-/// The suppliers a need cannot do without: all of them without `:MIN`; with it, each one
-/// the others cannot make up for.
+/// The suppliers a need cannot do without ([`Supply::needs`]).
 fn hard_suppliers(need: &Need) -> Vec<usize> {
-    let Supply::Workloads { suppliers, min } = &need.supply else {
-        return Vec::new();
-    };
-    match min {
-        None => suppliers.iter().map(|(s, _)| *s).collect(),
-        Some(min) => suppliers
+    match &need.supply {
+        Supply::Workloads { suppliers, .. } => suppliers
             .iter()
-            .filter(|(s, _)| {
-                let others: Option<u32> = suppliers
-                    .iter()
-                    .filter(|(o, _)| o != s)
-                    .map(|(_, n)| *n)
-                    .sum();
-                others.is_some_and(|n| n < *min)
-            })
             .map(|(s, _)| *s)
+            .filter(|s| need.supply.needs(*s))
             .collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -4,7 +4,7 @@
 use kube::api::{ApiResource, DynamicObject, ListParams};
 use kube::{Api, Client};
 
-use super::objects::{BadObject, Inventory, WorkloadKind};
+use super::objects::{BadObject, Inventory};
 use crate::deadline::{Deadline, NoAnswer};
 
 /// Items per list page: large lists arrive in pieces, as kubectl's do.
@@ -128,15 +128,7 @@ async fn read_scope(
     deadline: &Deadline,
     inventory: &mut Inventory,
 ) -> Result<(), ClusterError> {
-    let mut kinds: Vec<(&str, &str, &str)> = WorkloadKind::ALL
-        .iter()
-        .map(|k| {
-            let (group, plural) = k.resource();
-            (k.name(), group, plural)
-        })
-        .collect();
-    kinds.push(("Service", "", "services"));
-    for &(kind, group, plural) in &kinds {
+    for (kind, group, plural) in super::objects::listed() {
         let current = resource(kind, group, "v1", plural);
         match list(client, namespace, &current, deadline, inventory).await {
             // CronJob is batch/v1 from 1.21; 1.20 serves batch/v1beta1.

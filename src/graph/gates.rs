@@ -7,10 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use clap::CommandFactory;
-
 use super::objects::{Container, Inventory, Volume, Workload};
-use crate::cli::{Cli, Command, Invocation};
+use crate::cli::{Command, Invocation};
 use crate::config::{Config, ConfigFileUnread};
 use crate::dependency::Dependency;
 
@@ -187,26 +185,27 @@ pub fn read(workload: &Workload, container: &Container, inventory: &Inventory) -
         Some(_) => return None,
     }
     let mut input = invocation.input;
-    if let Some(path) = input.config.clone()
-        && let Err(why) = mounted_file(workload, container, inventory, &path.text)
-    {
-        problems.push(GateProblem::Unread(format!(
-            "{} {}: {why}; its dependencies are not shown",
-            path.name,
-            path.text.display()
-        )));
-        input.config = None;
+    // The file is in the container: its text comes from the ConfigMap mounted there, read
+    // once here; without one, the rest of the gate is still read.
+    let mut config_text = String::new();
+    if let Some(path) = input.config.clone() {
+        match mounted_file(workload, container, inventory, &path.text) {
+            Ok(text) => config_text = text,
+            Err(why) => {
+                problems.push(GateProblem::Unread(format!(
+                    "{} {}: {why}; its dependencies are not shown",
+                    path.name,
+                    path.text.display()
+                )));
+                input.config = None;
+            }
+        }
     }
-    let source = |path: &Path| {
-        mounted_file(workload, container, inventory, path).map_err(ConfigFileUnread::Elsewhere)
-    };
-    let had_config = invocation_had_entries(&input);
+    let source = |_: &Path| Ok::<_, ConfigFileUnread>(config_text.clone());
     match Config::from_input_reading(input, &source) {
         Ok(config) => gate(config.dependencies, problems),
         // Nothing left to wait for only because what would have said it is unread.
-        Err(e) if e.name == "dependencies" && (!problems.is_empty() || had_config) => {
-            gate(Vec::new(), problems)
-        }
+        Err(e) if e.name == "dependencies" && !problems.is_empty() => gate(Vec::new(), problems),
         Err(e) => {
             problems.push(GateProblem::Invalid(format!(
                 "depwait refuses its configuration: {e}"
@@ -214,10 +213,6 @@ pub fn read(workload: &Workload, container: &Container, inventory: &Inventory) -
             gate(Vec::new(), problems)
         }
     }
-}
-
-fn invocation_had_entries(input: &crate::config::Input) -> bool {
-    !input.entries.is_empty() || input.namespace_label_dict.is_some()
 }
 
 /// A container's environment as its process would see it.
@@ -439,18 +434,19 @@ fn config_map_sources(volume: &Volume) -> impl Iterator<Item = &super::objects::
     )
 }
 
-/// Every variable depwait reads, for `--help`'s mention and the tests.
-pub fn variables() -> Vec<String> {
-    Cli::command()
-        .get_arguments()
-        .filter_map(|a| a.get_env().and_then(|v| v.to_str()).map(str::to_string))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::graph::objects::{EnvSource, EnvVar, FieldRef, WorkloadKind};
+
+    /// Every variable depwait's command line reads.
+    fn variables() -> Vec<String> {
+        use clap::CommandFactory;
+        crate::cli::Cli::command()
+            .get_arguments()
+            .filter_map(|a| a.get_env().and_then(|v| v.to_str()).map(str::to_string))
+            .collect()
+    }
 
     fn workload(container: Container) -> Workload {
         Workload {

@@ -77,6 +77,19 @@ impl fmt::Display for WorkloadKind {
     }
 }
 
+/// What `depwait graph` lists of a cluster, as (kind, API group, plural): the workload kinds
+/// and Services. The one list the cluster reader and `depwait rbac --for-graph` both use, so
+/// the role grants exactly what is listed.
+pub fn listed() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    WorkloadKind::ALL
+        .into_iter()
+        .map(|k| {
+            let (group, plural) = k.resource();
+            (k.name(), group, plural)
+        })
+        .chain([("Service", "", "services")])
+}
+
 /// One workload: what its pods are labelled, how many it runs, and its pod template.
 #[derive(Debug, Clone)]
 pub struct Workload {

@@ -59,44 +59,38 @@ impl Drawing {
         let shown = analysis.shown_workloads();
         let index_of: BTreeMap<usize, usize> =
             shown.iter().enumerate().map(|(i, &w)| (w, i)).collect();
+        // Outside nodes come after the workloads, numbered in the order first met.
+        let base = shown.len();
         let mut others: Vec<Node> = Vec::new();
-        // (from, Ok(workload node) | Err(outside node), ...) until the outside nodes are
-        // numbered after the workloads.
-        let mut pending = Vec::new();
+        let mut edges = Vec::new();
         for (n, need) in analysis.needs.iter().enumerate() {
-            let dependency = need.dependency.to_string();
             let from = index_of[&need.from];
+            let edge = |to: usize, hard: bool, cycle: bool| Edge {
+                need: n,
+                from,
+                to,
+                dependency: need.dependency.to_string(),
+                container: need.container.clone(),
+                hard,
+                cycle,
+            };
             match &need.supply {
-                Supply::Workloads { suppliers, min } => {
+                Supply::Workloads { suppliers, .. } => {
                     for (s, _) in suppliers {
                         let cycle = analysis.cycle_edges.contains(&(n, *s));
-                        let hard = is_hard(*s, suppliers, *min);
-                        pending.push((from, Ok(index_of[s]), dependency.clone(), n, hard, cycle));
+                        edges.push(edge(index_of[s], need.supply.needs(*s), cycle));
                     }
                 }
                 Supply::External(text) | Supply::OutOfScope(text) => {
                     let at = place(&mut others, Node::External(text.clone()));
-                    pending.push((from, Err(at), dependency, n, false, false));
+                    edges.push(edge(base + at, false, false));
                 }
                 Supply::Nothing(text) => {
                     let at = place(&mut others, Node::Missing(text.clone()));
-                    pending.push((from, Err(at), dependency, n, true, false));
+                    edges.push(edge(base + at, true, false));
                 }
             }
         }
-        let base = shown.len();
-        let edges = pending
-            .into_iter()
-            .map(|(from, to, dependency, n, hard, cycle)| Edge {
-                need: n,
-                from,
-                to: to.unwrap_or_else(|outside| base + outside),
-                dependency,
-                container: analysis.needs[n].container.clone(),
-                hard,
-                cycle,
-            })
-            .collect();
         let mut nodes: Vec<Node> = shown.into_iter().map(Node::Workload).collect();
         nodes.extend(others);
         Drawing { nodes, edges }
@@ -110,18 +104,6 @@ fn place(list: &mut Vec<Node>, node: Node) -> usize {
             list.push(node);
             list.len() - 1
         }
-    }
-}
-
-fn is_hard(s: usize, suppliers: &[(usize, Option<u32>)], min: Option<u32>) -> bool {
-    match min {
-        None => true,
-        Some(min) => suppliers
-            .iter()
-            .filter(|(o, _)| *o != s)
-            .map(|(_, n)| *n)
-            .sum::<Option<u32>>()
-            .is_some_and(|n| n < min),
     }
 }
 

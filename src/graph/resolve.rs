@@ -45,6 +45,29 @@ pub enum Supply {
     OutOfScope(String),
 }
 
+impl Supply {
+    /// Whether the dependency cannot be met without supplier `s`'s pods: every supplier
+    /// without `:MIN`; with it, one the others cannot make up for (a DaemonSet's unknown count
+    /// can make up for anything).
+    pub fn needs(&self, s: usize) -> bool {
+        let Supply::Workloads { suppliers, min } = self else {
+            return false;
+        };
+        match min {
+            None => suppliers.iter().any(|(o, _)| *o == s),
+            Some(min) => {
+                suppliers.iter().any(|(o, _)| *o == s)
+                    && suppliers
+                        .iter()
+                        .filter(|(o, _)| *o != s)
+                        .map(|(_, n)| *n)
+                        .sum::<Option<u32>>()
+                        .is_some_and(|n| n < *min)
+            }
+        }
+    }
+}
+
 /// What was read, for resolving.
 pub struct Scope<'a> {
     /// Everything read.

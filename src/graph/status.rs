@@ -126,11 +126,30 @@ pub async fn judge(
             },
         }
     };
-    let needs = join_all(analysis.needs.iter().map(|n| one(n.dependency.clone()))).await;
-    let judged = join_all(workload_deps.iter().map(|(_, d)| one(d.clone()))).await;
+    // Each distinct target once, all at once: many gates wait for the same thing.
+    let wanted = analysis
+        .needs
+        .iter()
+        .map(|n| &n.dependency)
+        .chain(workload_deps.iter().map(|(_, d)| d));
+    let mut distinct: Vec<&Dependency> = Vec::new();
+    let at: Vec<usize> = wanted
+        .map(
+            |d| match distinct.iter().position(|x| x.target == d.target) {
+                Some(i) => i,
+                None => {
+                    distinct.push(d);
+                    distinct.len() - 1
+                }
+            },
+        )
+        .collect();
+    let judged = join_all(distinct.iter().map(|d| one((*d).clone()))).await;
+    let (for_needs, for_workloads) = at.split_at(analysis.needs.len());
+    let needs = for_needs.iter().map(|&i| judged[i].clone()).collect();
     let mut workloads = vec![None; inventory.workloads.len()];
-    for ((w, _), now) in workload_deps.iter().zip(judged) {
-        workloads[*w] = Some(now);
+    for ((w, _), &i) in workload_deps.iter().zip(for_workloads) {
+        workloads[*w] = Some(judged[i].clone());
     }
     Status { needs, workloads }
 }

@@ -174,23 +174,12 @@ impl TestEnv {
 
     /// `kubectl apply -f -` of `yaml` (YAML or JSON) as admin; panics with kubectl's error.
     pub fn apply(&self, yaml: &str) {
-        use std::io::Write;
-        let mut child = std::process::Command::new(self.kubectl())
+        let mut kubectl = std::process::Command::new(self.kubectl());
+        kubectl
             .arg("--kubeconfig")
             .arg(self.kubeconfig(User::Admin))
-            .args(["apply", "-f", "-"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("run kubectl apply");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(yaml.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+            .args(["apply", "-f", "-"]);
+        let out = with_stdin(&mut kubectl, yaml);
         assert!(
             out.status.success(),
             "kubectl apply failed:\n{}\n{yaml}",
@@ -522,4 +511,22 @@ fn base64(data: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Run `command` with `input` on its stdin; its output (stdout and stderr collected).
+pub fn with_stdin(command: &mut std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
